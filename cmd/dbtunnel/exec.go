@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) execCommand() *cobra.Command {
+	var rf routeFlags
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "exec NAME [--] CMD [ARGS...]",
+		Short: "Open a tunnel, run a command through it, close it",
+		Long: `Open the tunnel, wait until it is ready, run CMD with PGHOST, PGPORT, PGUSER,
+PGDATABASE, PGSSLMODE, MYSQL_HOST, MYSQL_TCP_PORT and DATABASE_URL pointing at
+it, then close the tunnel and exit with CMD's exit code.`,
+		Args: argsAtLeast(2, "exec needs a target name and a command"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			argv := args[1:]
+			// Flag parsing stops at NAME, so a "--" after it is still here.
+			if argv[0] == "--" {
+				argv = argv[1:]
+			}
+			if len(argv) == 0 {
+				return &usageError{fmt.Errorf("exec needs a command after %s (usage: %s)", args[0], cmd.UseLine())}
+			}
+			return a.exec(cmd.Context(), args[0], argv, rf, timeout)
+		},
+	}
+	// Flags after the command belong to the command.
+	cmd.Flags().SetInterspersed(false)
+	rf.register(cmd)
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the tunnel to be ready")
+	return cmd
+}
+
+func (a *app) exec(ctx context.Context, name string, argv []string, rf routeFlags, timeout time.Duration) error {
+	targets, err := a.resolve([]string{name}, rf.overrides)
+	if err != nil {
+		return err
+	}
+	t := targets[0]
+	// The tunnel lives until the command is done, not until a signal: the
+	// signal goes to the command, which may well keep using the tunnel.
+	tun, err := a.opener(rf.acceptNewHostKey).Open(context.Background(), t)
+	if err != nil {
+		return err
+	}
+	defer tun.Close()
+
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	err = tun.WaitReady(waitCtx)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), t.Env(tun.LocalAddr().(*net.TCPAddr))...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.stdout, a.stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(a.stderr, "dbtunnel: %v\n", err)
+		return &exitError{code: 127}
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		if s := a.signal(); s != nil {
+			cmd.Process.Signal(s)
+		}
+		err = <-waited
+	}
+	tun.Close()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return &exitError{code: 0}
+	case errors.As(err, &ee):
+		return &exitError{code: exitStatus(ee)}
+	default:
+		return fmt.Errorf("exec %s: %w", argv[0], err)
+	}
+}
+
+// exitStatus is the code a shell would report: the command's own, or
+// 128+N when signal N killed it.
+func exitStatus(ee *exec.ExitError) int {
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ee.ExitCode()
+}

@@ -1,0 +1,119 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"strconv"
+	"syscall"
+
+	"github.com/dbtunnel/dbtunnel/tunnel"
+	"github.com/dbtunnel/dbtunnel/tunnel/ssh"
+)
+
+// Opener builds backends and opens tunnels with the user's environment.
+type Opener struct {
+	Logger *slog.Logger
+	// Home is the user's home directory, for ~/.ssh.
+	Home string
+	// AgentSocket is $SSH_AUTH_SOCK.
+	AgentSocket string
+	// Prompter asks on the terminal; nil when there is none.
+	Prompter         ssh.Prompter
+	AcceptNewHostKey bool
+	// TunnelOptions are passed to every tunnel.Forward.
+	TunnelOptions []tunnel.Option
+}
+
+// Open builds the target's dialer and binds its local port. The tunnel
+// connects in the background; use WaitReady or Events to follow it.
+func (o *Opener) Open(ctx context.Context, t Target) (*tunnel.Tunnel, error) {
+	d, err := o.dialer(t)
+	if err != nil {
+		return nil, err
+	}
+	spec := tunnel.Spec{Name: t.Name, Remote: t.Remote(), Via: t.Route.Via, Bastion: t.Route.Bastion}
+	opts := append([]tunnel.Option{tunnel.WithLogger(o.Logger)}, o.TunnelOptions...)
+	if t.LocalPort != 0 {
+		spec.Listen = loopback(t.LocalPort)
+		tun, err := tunnel.Forward(ctx, spec, d, opts...)
+		if err != nil {
+			d.Close()
+		}
+		return tun, err
+	}
+	// The same target gets the same port from one run to the next, so
+	// saved client settings keep working; a busy port moves to the next.
+	for _, port := range stablePorts(t.Name) {
+		spec.Listen = loopback(port)
+		tun, err := tunnel.Forward(ctx, spec, d, opts...)
+		if err == nil {
+			return tun, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			d.Close()
+			return nil, err
+		}
+	}
+	spec.Listen = loopback(0)
+	tun, err := tunnel.Forward(ctx, spec, d, opts...)
+	if err != nil {
+		d.Close()
+	}
+	return tun, err
+}
+
+func (o *Opener) dialer(t Target) (tunnel.Dialer, error) {
+	switch {
+	case t.Route.SSH != nil:
+		r := t.Route.SSH
+		cfg := ssh.Config{
+			Host:             r.Host,
+			Port:             r.Port,
+			User:             r.User,
+			ProxyJump:        r.ProxyJump,
+			Home:             o.Home,
+			AgentSocket:      o.AgentSocket,
+			Remote:           t.Remote(),
+			AcceptNewHostKey: o.AcceptNewHostKey,
+			Prompter:         o.Prompter,
+			Logger:           o.Logger.With("tunnel", t.Name),
+		}
+		if r.IdentityFile != "" {
+			cfg.IdentityFiles = []string{r.IdentityFile}
+		}
+		if r.KnownHosts != "" {
+			cfg.KnownHostsFiles = []string{r.KnownHosts}
+		}
+		d, err := ssh.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		return d, nil
+	}
+	return nil, usageErrorf("target %s: no route", t.Name)
+}
+
+// StablePort is the port a target with no local_port listens on when it is
+// free.
+func StablePort(name string) int { return stablePorts(name)[0] }
+
+func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+// stablePorts are the ports tried, in order, for a target with no
+// local_port: a run of ports from a hash of its name, in a range clear of
+// the usual database ports and of Linux's ephemeral range.
+func stablePorts(name string) []int {
+	const base, span, tries = 20000, 10000, 8
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	first := int(h.Sum32() % span)
+	ports := make([]int, tries)
+	for i := range ports {
+		ports[i] = base + (first+i)%span
+	}
+	return ports
+}
