@@ -34,12 +34,12 @@ func (t *Tunnel) supervise() {
 		}
 		if err != nil {
 			if IsPermanent(err) {
-				t.log.Error("backend failed, not retrying", "err", err)
+				t.log.Info("backend failed, not retrying", "err", err)
 				go t.fail(err)
 				return
 			}
 			delay := b.delay()
-			t.log.Warn("backend unavailable", "attempt", attempt, "retry_in", delay.Round(time.Millisecond), "err", err)
+			t.log.Info("backend unavailable", "attempt", attempt, "retry_in", delay.Round(time.Millisecond), "err", err)
 			t.mu.Lock()
 			t.setState(Event{State: StateReconnecting, Attempt: attempt, Delay: delay, Err: err})
 			t.mu.Unlock()
@@ -64,7 +64,7 @@ func (t *Tunnel) supervise() {
 		case err := <-lost:
 			// The first attempt after a loss goes at once: a session
 			// that worked a moment ago most likely works again.
-			t.log.Warn("backend session lost", "err", err)
+			t.log.Info("backend session lost", "err", err)
 			t.mu.Lock()
 			t.setState(Event{State: StateReconnecting, Attempt: 1, Err: err})
 			t.mu.Unlock()

@@ -174,6 +174,15 @@ func (t *Tunnel) WaitReady(ctx context.Context) error {
 // period, then cuts the rest, ends the backend session and closes the
 // Dialer. It is safe to call more than once and from any goroutine.
 func (t *Tunnel) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), t.opts.grace)
+	defer cancel()
+	return t.Shutdown(ctx)
+}
+
+// Shutdown is Close with the drain bounded by ctx instead of the grace
+// period, so a caller can cut it short (a second Ctrl-C). Only the first
+// call's ctx counts; later calls wait for it to finish.
+func (t *Tunnel) Shutdown(ctx context.Context) error {
 	t.closeOnce.Do(func() {
 		close(t.closing)
 		t.ln.Close()
@@ -182,13 +191,11 @@ func (t *Tunnel) Close() error {
 			t.handlers.Wait()
 			close(drained)
 		}()
-		timer := time.NewTimer(t.opts.grace)
 		select {
 		case <-drained:
-		case <-timer.C:
-			t.log.Info("grace period over, closing connections", "active", t.active.Load())
+		case <-ctx.Done():
+			t.log.Info("drain cut short, closing connections", "active", t.active.Load())
 		}
-		timer.Stop()
 		t.cancel()
 		t.closeConns()
 		<-drained

@@ -38,8 +38,7 @@ type app struct {
 
 	logger  *slog.Logger
 	logSink io.Closer
-	// signal reports the signal that cancelled the run's context, if any.
-	signal func() os.Signal
+	intr    *interrupts
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -58,14 +57,14 @@ type usageError struct{ err error }
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
-func (a *app) run(ctx context.Context, sig func() os.Signal, args []string) int {
-	a.signal = sig
+func (a *app) run(intr *interrupts, args []string) int {
+	a.intr = intr
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	err := root.ExecuteContext(ctx)
+	err := root.ExecuteContext(intr.ctx)
 	if a.logSink != nil {
 		a.logSink.Close()
 	}
@@ -77,7 +76,7 @@ func (a *app) exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	if s := a.signal(); s != nil {
+	if s := a.intr.signal(); s != nil {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			fmt.Fprintf(a.stderr, "dbtunnel: %v\n", err)
 		}

@@ -29,7 +29,7 @@ func runApp(t *testing.T, env map[string]string, args ...string) result {
 	}
 	var stdout, stderr bytes.Buffer
 	a := newApp(strings.NewReader(""), &stdout, &stderr, getenv)
-	code := a.run(context.Background(), func() os.Signal { return nil }, args)
+	code := a.run(&interrupts{ctx: context.Background(), force: context.Background()}, args)
 	return result{code, stdout.String(), stderr.String()}
 }
 
@@ -94,9 +94,15 @@ func TestBusyLocalPortFailsNamingAddress(t *testing.T) {
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 	cfg := writeConfig(t, strings.ReplaceAll(sshTarget, "%PORT%", "0"))
-	r := runApp(t, nil, "--config", cfg, "exec", "--local-port", itoa(port), "pg", "--", "true")
-	if r.code != exitFailure || !strings.Contains(r.stderr, ln.Addr().String()) {
-		t.Fatalf("%+v", r)
+	for _, args := range [][]string{
+		{"--config", cfg, "exec", "--local-port", itoa(port), "pg", "--", "true"},
+		{"--config", cfg, "exec", "pg", "--local-port", itoa(port), "--", "true"},
+		{"--config", cfg, "up", "pg", "--local-port", itoa(port)},
+	} {
+		r := runApp(t, nil, args...)
+		if r.code != exitFailure || !strings.Contains(r.stderr, ln.Addr().String()) {
+			t.Fatalf("%q: %+v", args, r)
+		}
 	}
 }
 
@@ -106,6 +112,8 @@ func TestUsageErrors(t *testing.T) {
 		{"up"},
 		{"exec", "pg"},
 		{"exec", "pg", "--"},
+		{"--config", cfg, "exec", "pg", "--local-port", "1", "psql", "--", "x"},
+		{"--config", cfg, "exec", "pg", "--bogus", "--", "psql"},
 		{"--config", cfg, "up", "pg", "pg"},
 		{"up", "--no-such-flag", "pg"},
 		{"--log-level", "loud", "version"},

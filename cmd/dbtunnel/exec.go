@@ -7,10 +7,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/dbtunnel/dbtunnel/tunnel"
 )
 
 func (a *app) execCommand() *cobra.Command {
@@ -24,10 +29,9 @@ PGDATABASE, PGSSLMODE, MYSQL_HOST, MYSQL_TCP_PORT and DATABASE_URL pointing at
 it, then close the tunnel and exit with CMD's exit code.`,
 		Args: argsAtLeast(2, "exec needs a target name and a command"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			argv := args[1:]
-			// Flag parsing stops at NAME, so a "--" after it is still here.
-			if argv[0] == "--" {
-				argv = argv[1:]
+			argv, err := splitCommand(cmd, args[1:])
+			if err != nil {
+				return err
 			}
 			if len(argv) == 0 {
 				return &usageError{fmt.Errorf("exec needs a command after %s (usage: %s)", args[0], cmd.UseLine())}
@@ -55,6 +59,22 @@ func (a *app) exec(ctx context.Context, name string, argv []string, rf routeFlag
 		return err
 	}
 	defer tun.Close()
+	// Retries while waiting, and trouble while the command runs, are
+	// worth a line on stderr; the ready line would only clutter stdout.
+	printer := &eventPrinter{stdout: a.stdout, stderr: a.stderr, noReady: true}
+	// A failure before ready comes back from WaitReady and is printed
+	// once, as the command's error; after ready only the printer tells.
+	var ready atomic.Bool
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		for ev := range tun.Events() {
+			if ev.State != tunnel.StateFailed || ready.Load() {
+				printer.print(tun.Spec(), ev)
+			}
+		}
+	}()
+	defer func() { tun.Close(); <-printed }()
 
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
 	err = tun.WaitReady(waitCtx)
@@ -62,6 +82,7 @@ func (a *app) exec(ctx context.Context, name string, argv []string, rf routeFlag
 	if err != nil {
 		return err
 	}
+	ready.Store(true)
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), t.Env(tun.LocalAddr().(*net.TCPAddr))...)
@@ -75,7 +96,7 @@ func (a *app) exec(ctx context.Context, name string, argv []string, rf routeFlag
 	select {
 	case err = <-waited:
 	case <-ctx.Done():
-		if s := a.signal(); s != nil {
+		if s := a.intr.signal(); s != nil {
 			cmd.Process.Signal(s)
 		}
 		err = <-waited
@@ -99,4 +120,31 @@ func exitStatus(ee *exec.ExitError) int {
 		return 128 + int(ws.Signal())
 	}
 	return ee.ExitCode()
+}
+
+// splitCommand finds the command in what follows NAME. Flag parsing stops at
+// NAME so that the command's own flags are left alone; but in
+// `exec NAME --local-port 5433 -- psql`, what stands between NAME and "--"
+// is all dbtunnel flags, so it is parsed as such. Anything else before a
+// "--" means the "--" is the command's own.
+func splitCommand(cmd *cobra.Command, rest []string) ([]string, error) {
+	dash := slices.Index(rest, "--")
+	if dash < 0 {
+		return rest, nil
+	}
+	head := rest[:dash]
+	if len(head) == 0 || !strings.HasPrefix(head[0], "-") {
+		if dash == 0 {
+			return rest[1:], nil
+		}
+		return rest, nil
+	}
+	fs := cmd.Flags()
+	if err := fs.Parse(head); err != nil {
+		return nil, &usageError{fmt.Errorf("exec: %w", err)}
+	}
+	if extra := fs.Args(); len(extra) > 0 {
+		return nil, &usageError{fmt.Errorf("exec: unexpected %q before --: put the command after --", extra[0])}
+	}
+	return rest[dash+1:], nil
 }

@@ -5,35 +5,46 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
 func main() {
-	ctx, sig := notifyContext()
 	a := newApp(os.Stdin, os.Stdout, os.Stderr, os.Getenv)
-	os.Exit(a.run(ctx, sig, os.Args[1:]))
+	os.Exit(a.run(notify(), os.Args[1:]))
 }
 
-// notifyContext is the one place signals are handled: the first SIGINT or
-// SIGTERM cancels ctx, and the returned func tells which it was, so commands
-// can shut down cleanly and exit 128+signal.
-func notifyContext() (context.Context, func() os.Signal) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 1)
+// interrupts is what the commands see of signals: the first SIGINT or
+// SIGTERM cancels ctx (shut down cleanly, then exit 128+signal), a second
+// cancels force (stop waiting for open connections).
+type interrupts struct {
+	ctx, force context.Context
+	mu         sync.Mutex
+	first      os.Signal
+}
+
+// signal returns the first signal received, or nil.
+func (i *interrupts) signal() os.Signal {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.first
+}
+
+// notify is the one place signals are handled.
+func notify() *interrupts {
+	ctx, stop := context.WithCancel(context.Background())
+	force, stopNow := context.WithCancel(context.Background())
+	in := &interrupts{ctx: ctx, force: force}
+	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
-	got := make(chan os.Signal, 1)
 	go func() {
 		s := <-ch
-		got <- s
-		cancel()
+		in.mu.Lock()
+		in.first = s
+		in.mu.Unlock()
+		stop()
+		<-ch
+		stopNow()
 	}()
-	return ctx, func() os.Signal {
-		select {
-		case s := <-got:
-			got <- s
-			return s
-		default:
-			return nil
-		}
-	}
+	return in
 }

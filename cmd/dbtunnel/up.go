@@ -91,9 +91,10 @@ func (a *app) up(ctx context.Context, names []string, rf routeFlags, asJSON bool
 
 	select {
 	case <-ctx.Done():
+		a.shutdown(tunnels, asJSON)
 	case <-failed:
+		closeAll()
 	}
-	closeAll()
 	reporters.Wait()
 	var errs []error
 	for _, tun := range tunnels {
@@ -101,11 +102,38 @@ func (a *app) up(ctx context.Context, names []string, rf routeFlags, asJSON bool
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) > 0 {
+	switch {
+	case len(errs) > 0 && !asJSON:
+		// The failure was printed as it happened.
+		return &exitError{code: exitFailure}
+	case len(errs) > 0:
 		return errors.Join(errs...)
 	}
 	return ctx.Err()
 }
+
+// shutdown closes the tunnels after a signal: open connections get the
+// grace period to finish, or less if a second signal comes.
+func (a *app) shutdown(tunnels []*tunnel.Tunnel, quiet bool) {
+	var active int64
+	for _, t := range tunnels {
+		active += t.Stats().Active
+	}
+	if active > 0 && !quiet {
+		fmt.Fprintf(a.stderr, "closing: waiting up to %s for %d open connection(s); interrupt again to close them now\n", shutdownGrace, active)
+	}
+	ctx, cancel := context.WithTimeout(a.intr.force, shutdownGrace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, t := range tunnels {
+		wg.Add(1)
+		go func() { defer wg.Done(); t.Shutdown(ctx) }()
+	}
+	wg.Wait()
+}
+
+// shutdownGrace is how long open connections may finish after a signal.
+const shutdownGrace = 5 * time.Second
 
 // eventPrinter writes tunnel events for people (ready lines on stdout,
 // trouble on stderr) or for scripts (every event as a JSON line on stdout).
@@ -113,6 +141,8 @@ type eventPrinter struct {
 	mu             sync.Mutex
 	stdout, stderr io.Writer
 	json           bool
+	// noReady leaves out ready lines: exec's stdout is its command's.
+	noReady bool
 }
 
 type jsonEvent struct {
@@ -146,6 +176,9 @@ func (p *eventPrinter) print(s tunnel.Spec, ev tunnel.Event) {
 	}
 	switch ev.State {
 	case tunnel.StateReady:
+		if p.noReady {
+			return
+		}
 		fmt.Fprintf(p.stdout, "%s  %s -> %s via %s %s (ready)\n", s.Name, s.Listen, s.Remote, s.Via, s.Bastion)
 	case tunnel.StateReconnecting:
 		if ev.Delay > 0 {

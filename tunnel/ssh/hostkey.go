@@ -59,7 +59,7 @@ type HostKeyUnknownError struct {
 }
 
 func (e *HostKeyUnknownError) Error() string {
-	return fmt.Sprintf("ssh: host key for %s is unknown (%s %s, not in %s); verify the fingerprint, then record it by connecting once with: %s",
+	return fmt.Sprintf("ssh: host key for %s is unknown (%s %s, not in %s); verify the fingerprint, then trust it by running again with --accept-new-host-key, or by connecting once with: %s",
 		e.Host, e.Key.Type(), gossh.FingerprintSHA256(e.Key), strings.Join(e.Files, ", "), e.hint)
 }
 
