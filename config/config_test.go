@@ -337,9 +337,10 @@ func errorCases() []errorCase {
 		{"empty ssh block", y(
 			"targets:",
 			"  x:",
-			"    database: d",
+			"    host: db",
+			"    port: 5432",
 			"    ssh:",
-		), []string{`t.yaml:4:5: targets.x.ssh: missing host`}},
+		), []string{`t.yaml:5:5: targets.x.ssh: missing host`}},
 		{"ssh block with via ssm", y(
 			"targets:",
 			"  x:",
@@ -767,5 +768,17 @@ func TestErrorFormat(t *testing.T) {
 		if got := tc.e.Error(); got != tc.want {
 			t.Errorf("got %q, want %q", got, tc.want)
 		}
+	}
+}
+
+// A discovered target picks its bastion through discovery, so its ssh block
+// may carry only the login.
+func TestDiscoveredTargetSSHLoginOnly(t *testing.T) {
+	cfg, err := Parse("t.yaml", []byte("targets:\n  x:\n    database: d\n    ssh:\n      user: ubuntu\n      identity_file: ~/.ssh/k\n"), "/home/u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Targets["x"].SSH; s == nil || s.User != "ubuntu" || s.IdentityFile != "/home/u/.ssh/k" || s.Host != "" {
+		t.Fatalf("ssh = %+v", s)
 	}
 }

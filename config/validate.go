@@ -193,7 +193,9 @@ func (v *checker) target(path, name string, t *Target, via, from string) {
 	if via == ViaSSM {
 		v.errorf(p, "only applies with via ssh or auto (via is ssm%s)", from)
 	}
-	if !v.set(p+sep+"host", t.SSH.Host != "") {
+	// A discovered target's bastion comes from discovery, so its ssh
+	// block may hold only the login (user, key, known_hosts).
+	if !v.set(p+sep+"host", t.SSH.Host != "") && !hasDB {
 		v.errorf(p, "missing host")
 	}
 	v.host(p+sep+"host", t.SSH.Host)

@@ -122,7 +122,7 @@ through an SSH bastion, and keeps it up.
 	f.StringVar(&a.region, "region", "", "AWS region")
 	f.StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	f.StringVar(&a.logFile, "log-file", "", "write logs to this file instead of stderr")
-	root.AddCommand(a.upCommand(), a.execCommand(), a.urlCommand(), a.versionCommand())
+	root.AddCommand(a.upCommand(), a.execCommand(), a.lsCommand(), a.doctorCommand(), a.urlCommand(), a.versionCommand())
 	return root
 }
 
@@ -187,10 +187,24 @@ func (a *app) opener(acceptNewHostKey bool) *connect.Opener {
 	return o
 }
 
-// resolve loads the config and resolves every named target before anything
-// is opened, so a typo in the third name fails before the first connects.
-func (a *app) resolve(names []string, o connect.Overrides) ([]connect.Target, error) {
+// resolver builds the target resolver for this run: the config, and
+// discovery through the inventory cache.
+func (a *app) resolver(refresh bool) (*connect.Resolver, error) {
 	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return &connect.Resolver{
+		Config: cfg,
+		Source: a.source(cfg, refresh),
+		Scopes: a.scopes(cfg),
+	}, nil
+}
+
+// resolve resolves every named target before anything is opened, so a typo
+// in the third name fails before the first connects.
+func (a *app) resolve(ctx context.Context, names []string, o connect.Overrides) ([]connect.Target, error) {
+	r, err := a.resolver(false)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +215,7 @@ func (a *app) resolve(names []string, o connect.Overrides) ([]connect.Target, er
 			return nil, &usageError{fmt.Errorf("target %s named twice", n)}
 		}
 		seen[n] = true
-		t, err := connect.Resolve(cfg, n, o)
+		t, err := r.Resolve(ctx, n, o)
 		if err != nil {
 			return nil, err
 		}

@@ -47,7 +47,7 @@ it, then close the tunnel and exit with CMD's exit code.`,
 }
 
 func (a *app) exec(ctx context.Context, name string, argv []string, rf routeFlags, timeout time.Duration) error {
-	targets, err := a.resolve([]string{name}, rf.overrides)
+	targets, err := a.resolve(ctx, []string{name}, rf.overrides)
 	if err != nil {
 		return err
 	}

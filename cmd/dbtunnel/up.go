@@ -48,7 +48,7 @@ one JSON object per event (connecting, ready, reconnecting, failed, closed).`,
 }
 
 func (a *app) up(ctx context.Context, names []string, rf routeFlags, asJSON bool) error {
-	targets, err := a.resolve(names, rf.overrides)
+	targets, err := a.resolve(ctx, names, rf.overrides)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ func (a *app) urlCommand() *cobra.Command {
 		Short: "Print the connection string for a target's local end",
 		Args:  argsAtLeast(1, "url needs a target name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			targets, err := a.resolve(args[:1], o)
+			targets, err := a.resolve(cmd.Context(), args[:1], o)
 			if err != nil {
 				return err
 			}

@@ -38,7 +38,7 @@ targets:
 `
 
 func TestResolveExplicitTarget(t *testing.T) {
-	tg, err := Resolve(parse(t, explicit), "legacy", Overrides{})
+	tg, err := (&Resolver{Config: parse(t, explicit)}).Resolve(context.Background(), "legacy", Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestResolveExplicitTarget(t *testing.T) {
 }
 
 func TestResolveOverrides(t *testing.T) {
-	tg, err := Resolve(parse(t, explicit), "legacy", Overrides{LocalPort: 16000, Bastion: "other"})
+	tg, err := (&Resolver{Config: parse(t, explicit)}).Resolve(context.Background(), "legacy", Overrides{LocalPort: 16000, Bastion: "other"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,11 +68,11 @@ func TestResolveErrorsAreUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"nope", Overrides{}, `unknown target "nope" in test.yaml (known: aurora, legacy)`},
-		{"aurora", Overrides{}, "discovered databases are not supported yet"},
+		{"aurora", Overrides{}, "needs discovery, which is not set up"},
 		{"legacy", Overrides{Via: "ssm"}, "via ssm is not available yet"},
-		{"legacy", Overrides{Via: "pigeon"}, `unknown route "pigeon"`},
+		{"legacy", Overrides{Via: "pigeon"}, `unknown route "pigeon" (want auto, ssh or ssm)`},
 	} {
-		_, err := Resolve(cfg, c.name, c.o)
+		_, err := (&Resolver{Config: cfg}).Resolve(context.Background(), c.name, c.o)
 		var ue *UsageError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %+v: %v, want usage error with %q", c.name, c.o, err, c.want)
@@ -81,7 +81,7 @@ func TestResolveErrorsAreUsageErrors(t *testing.T) {
 }
 
 func TestEnvForPostgres(t *testing.T) {
-	tg, err := Resolve(parse(t, explicit), "legacy", Overrides{})
+	tg, err := (&Resolver{Config: parse(t, explicit)}).Resolve(context.Background(), "legacy", Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestStablePortsAreStableAndInRange(t *testing.T) {
 }
 
 func TestOpenMovesOffABusyStablePort(t *testing.T) {
-	tg, err := Resolve(parse(t, explicit), "legacy", Overrides{})
+	tg, err := (&Resolver{Config: parse(t, explicit)}).Resolve(context.Background(), "legacy", Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestOpenMovesOffABusyStablePort(t *testing.T) {
 }
 
 func TestOpenExplicitBusyPortFails(t *testing.T) {
-	tg, err := Resolve(parse(t, explicit), "legacy", Overrides{})
+	tg, err := (&Resolver{Config: parse(t, explicit)}).Resolve(context.Background(), "legacy", Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}

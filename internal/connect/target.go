@@ -5,6 +5,7 @@
 package connect
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/dbtunnel/dbtunnel/config"
+	"github.com/dbtunnel/dbtunnel/discovery"
 )
 
 // Target is a database resolved to one way in.
@@ -29,6 +31,9 @@ type Target struct {
 	DBName    string
 	SSLMode   string
 	Route     Route
+	// Found is what discovery knew of the database; nil for a target
+	// that names its host.
+	Found *Found
 }
 
 // Route is how a Target is reached.
@@ -38,6 +43,8 @@ type Route struct {
 	// alias or an instance id.
 	Bastion string
 	SSH     *SSHRoute
+	// Chosen is discovery's judgement of this route, when it made one.
+	Chosen *discovery.Route
 }
 
 // SSHRoute is what the SSH backend needs beyond the remote address.
@@ -68,15 +75,85 @@ func usageErrorf(format string, a ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, a...)}
 }
 
-// Resolve finds the target called name in cfg and applies the overrides.
-func Resolve(cfg *config.Config, name string, o Overrides) (Target, error) {
-	ct, ok := cfg.Targets[name]
+// Resolver turns the name a user typed into a Target: a config target that
+// names its host, a config target that names a discovered database, or the
+// bare identifier of a discovered database.
+type Resolver struct {
+	Config *config.Config
+	// Source finds discovered databases; nil leaves only explicit targets.
+	Source discovery.Source
+	// Scopes are searched for a bare database name.
+	Scopes []discovery.Scope
+	// Backends this build can open; nil means ssh only.
+	Backends []string
+}
+
+func (r *Resolver) backends() []string {
+	if r.Backends == nil {
+		return []string{discovery.ViaSSH}
+	}
+	return r.Backends
+}
+
+// Resolve finds the target called name and applies the overrides.
+func (r *Resolver) Resolve(ctx context.Context, name string, o Overrides) (Target, error) {
+	ct, ok := r.Config.Targets[name]
+	if ok && ct.Host != "" {
+		return r.resolveExplicit(name, ct, o)
+	}
 	if !ok {
-		return Target{}, unknownTarget(cfg, name)
+		ct = nil
+		if r.Source == nil {
+			return Target{}, unknownTarget(r.Config, name, nil)
+		}
 	}
-	if ct.Host == "" {
-		return Target{}, usageErrorf("target %s names database %q: discovered databases are not supported yet; give the target host, port and an ssh bastion", name, ct.Database)
+	f, err := r.find(ctx, name, ct)
+	if err != nil {
+		return Target{}, err
 	}
+	via, bastion := r.Config.Defaults.Via, ""
+	if ct != nil {
+		via, bastion = ct.Via, ct.Bastion
+	}
+	if o.Via != "" {
+		via = o.Via
+	}
+	if o.Bastion != "" {
+		bastion = o.Bastion
+	}
+	if err := checkVia(name, via); err != nil {
+		return Target{}, err
+	}
+	rt, err := r.choose(name, f, via, bastion)
+	if err != nil {
+		return Target{}, err
+	}
+	return fromDiscovery(name, ct, f, rt, o), nil
+}
+
+// Lookup finds what discovery knows of the database a target names, with
+// every route, whether or not one works: what `doctor` shows.
+func (r *Resolver) Lookup(ctx context.Context, name string) (*Found, error) {
+	ct, ok := r.Config.Targets[name]
+	if ok && ct.Host != "" {
+		return nil, usageErrorf("target %s names its host (%s): there is nothing to discover", name, ct.Host)
+	}
+	if !ok {
+		ct = nil
+	}
+	return r.find(ctx, name, ct)
+}
+
+func checkVia(name, via string) error {
+	switch via {
+	case "", config.ViaAuto, config.ViaSSH, config.ViaSSM:
+		return nil
+	}
+	return usageErrorf("target %s: unknown route %q (want auto, ssh or ssm)", name, via)
+}
+
+func (r *Resolver) resolveExplicit(name string, ct *config.Target, o Overrides) (Target, error) {
+	cfg := r.Config
 	t := Target{
 		Name:      name,
 		Engine:    engineOf(ct.Engine, ct.Port),
@@ -94,32 +171,38 @@ func Resolve(cfg *config.Config, name string, o Overrides) (Target, error) {
 	if o.LocalPort != 0 {
 		t.LocalPort = o.LocalPort
 	}
-	switch via {
-	case "ssh", "auto", "":
-		if ct.SSH == nil || ct.SSH.Host == "" {
-			return Target{}, usageErrorf("target %s: no ssh bastion: add ssh.host to the target in %s", name, configName(cfg))
-		}
-		s := *ct.SSH
-		if o.Bastion != "" {
-			s.Host = o.Bastion
-		}
-		t.Route = Route{
-			Via:     "ssh",
-			Bastion: s.Host,
-			SSH: &SSHRoute{
-				Host: s.Host, Port: s.Port, User: s.User,
-				IdentityFile: s.IdentityFile, KnownHosts: s.KnownHosts, ProxyJump: s.ProxyJump,
-			},
-		}
-	case "ssm":
+	if err := checkVia(name, via); err != nil {
+		return Target{}, err
+	}
+	if via == config.ViaSSM {
 		return Target{}, usageErrorf("target %s: via ssm is not available yet; use via: ssh", name)
-	default:
-		return Target{}, usageErrorf("target %s: unknown route %q (want ssh or ssm)", name, via)
+	}
+	if ct.SSH == nil || ct.SSH.Host == "" {
+		return Target{}, usageErrorf("target %s: no ssh bastion: add ssh.host to the target in %s", name, configName(cfg))
+	}
+	s := *ct.SSH
+	if o.Bastion != "" {
+		s.Host = o.Bastion
+	}
+	t.Route = Route{
+		Via:     discovery.ViaSSH,
+		Bastion: s.Host,
+		SSH: &SSHRoute{
+			Host: s.Host, Port: s.Port, User: s.User,
+			IdentityFile: s.IdentityFile, KnownHosts: s.KnownHosts, ProxyJump: s.ProxyJump,
+		},
 	}
 	return t, nil
 }
 
-func unknownTarget(cfg *config.Config, name string) error {
+func unknownTarget(cfg *config.Config, name string, searched []discovery.Scope) error {
+	if len(searched) > 0 {
+		var where []string
+		for _, s := range searched {
+			where = append(where, s.String())
+		}
+		return usageErrorf("unknown target %q: not in %s and no database of that name in %s", name, configName(cfg), strings.Join(where, ", "))
+	}
 	if len(cfg.Targets) == 0 {
 		if cfg.Path == "" {
 			return usageErrorf("unknown target %q: no config file found (looked for --config, $DBTUNNEL_CONFIG, ./.dbtunnel.yaml, $XDG_CONFIG_HOME/dbtunnel/config.yaml)", name)
@@ -141,11 +224,18 @@ func configName(cfg *config.Config) string {
 	return cfg.Path
 }
 
-// engineOf returns the configured engine, or guesses it from the well-known
-// port so that `exec` can set the right client variables.
+// engineOf returns the engine's family (postgres, mysql, redshift...), from
+// the configured or discovered engine, else guessed from the well-known port,
+// so that `exec` can set the right client variables.
 func engineOf(engine string, port int) string {
-	if engine != "" {
-		return strings.ToLower(engine)
+	e := strings.ToLower(engine)
+	switch {
+	case strings.Contains(e, "postgres"):
+		return "postgres"
+	case strings.Contains(e, "mysql"), strings.Contains(e, "mariadb"):
+		return "mysql"
+	case e != "":
+		return e
 	}
 	switch port {
 	case 5432:
@@ -189,8 +279,7 @@ func (t Target) Env(local *net.TCPAddr) []string {
 // password.
 func (t Target) URL(local *net.TCPAddr) string {
 	u := url.URL{Scheme: "postgres", Host: local.String()}
-	switch t.Engine {
-	case "mysql", "mariadb", "aurora-mysql":
+	if t.Engine == "mysql" {
 		u.Scheme = "mysql"
 	}
 	if t.User != "" {

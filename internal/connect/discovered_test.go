@@ -1,0 +1,171 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/dbtunnel/dbtunnel/discovery"
+)
+
+// fakeSource serves fixed inventories by scope.
+type fakeSource map[discovery.Scope]*discovery.Inventory
+
+func (f fakeSource) Discover(_ context.Context, s discovery.Scope) (*discovery.Inventory, error) {
+	if inv, ok := f[s]; ok {
+		return inv, nil
+	}
+	return nil, errors.New("no such scope")
+}
+
+var (
+	prod = discovery.Scope{Profile: "prod", Region: "ap-northeast-1"}
+	dev  = discovery.Scope{Profile: "dev", Region: "ap-northeast-1"}
+)
+
+func route(via, bastion string, v discovery.Verdict, reason, fix string) discovery.Route {
+	return discovery.Route{Via: via, Bastion: bastion, Verdict: v, Reasons: []string{reason}, Fix: fix}
+}
+
+func inventories() fakeSource {
+	bastions := []discovery.Bastion{
+		{InstanceID: "i-0private", Name: "bastion-private", Tags: map[string]string{"Name": "bastion-private"}},
+		{InstanceID: "i-0public", Name: "bastion-public", PublicIP: "198.51.100.10", Tags: map[string]string{"Name": "bastion-public"}},
+	}
+	return fakeSource{
+		prod: {Scope: prod, Bastions: bastions, Databases: []discovery.Database{{
+			Name: "prod-aurora", Kind: discovery.KindAuroraCluster, Engine: "aurora-postgresql",
+			Profile: "prod", Region: "ap-northeast-1",
+			Endpoints: []discovery.Endpoint{
+				{Role: discovery.RoleWriter, Host: "prod-aurora.cluster-abc.rds.amazonaws.com", Port: 5432},
+				{Role: discovery.RoleReader, Host: "prod-aurora.cluster-ro-abc.rds.amazonaws.com", Port: 5432},
+			},
+			Routes: []discovery.Route{
+				route("ssm", "i-0private", discovery.VerdictOK, "sg-0db allows tcp/5432 from sg-0priv", ""),
+				route("ssh", "i-0public", discovery.VerdictOK, "sg-0db allows tcp/5432 from sg-0pub", ""),
+			},
+		}, {
+			Name: "blocked-db", Kind: discovery.KindRDSInstance, Engine: "mysql",
+			Endpoints: []discovery.Endpoint{{Role: discovery.RoleInstance, Host: "blocked.rds.amazonaws.com", Port: 3306}},
+			Routes: []discovery.Route{
+				route("ssh", "i-0public", discovery.VerdictBlocked, "sg-0db has no inbound rule for tcp/3306 from sg-0pub or 10.0.1.23",
+					"aws ec2 authorize-security-group-ingress --group-id sg-0db --protocol tcp --port 3306 --source-group sg-0pub"),
+			},
+		}, {
+			Name: "analytics", Kind: discovery.KindRedshiftServerless, Engine: "redshift",
+			Endpoints: []discovery.Endpoint{
+				{Role: discovery.RoleInstance, Host: "analytics.123.ap-northeast-1.redshift-serverless.amazonaws.com", Port: 5439},
+				{Role: discovery.RoleManagedEndpoint, Name: "analytics-ep", Host: "analytics-ep-endpoint.123.redshift-serverless.amazonaws.com", Port: 5439,
+					VPCID: "vpc-other", Routes: []discovery.Route{route("ssh", "i-0public", discovery.VerdictOK, "sg-0ep allows tcp/5439 from sg-0pub", "")}},
+			},
+		}}},
+		dev: {Scope: dev, Databases: []discovery.Database{{
+			Name: "prod-aurora", Endpoints: []discovery.Endpoint{{Role: discovery.RoleWriter, Host: "x", Port: 5432}},
+		}}},
+	}
+}
+
+func resolver(t *testing.T, yaml string, scopes ...discovery.Scope) *Resolver {
+	return &Resolver{Config: parse(t, yaml), Source: inventories(), Scopes: scopes}
+}
+
+func TestDiscoveredTargetTakesBestOpenableRoute(t *testing.T) {
+	r := resolver(t, "targets:\n  pa:\n    database: prod-aurora\n    profile: prod\n    region: ap-northeast-1\n    user: app\n")
+	tg, err := r.Resolve(context.Background(), "pa", Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SSM is best but this build opens ssh only.
+	if tg.Route.Via != "ssh" || tg.Route.SSH.Host != "198.51.100.10" || tg.Route.SSH.User != "ec2-user" || tg.Route.Bastion != "i-0public" {
+		t.Fatalf("route %+v ssh %+v", tg.Route, tg.Route.SSH)
+	}
+	if tg.Remote() != "prod-aurora.cluster-abc.rds.amazonaws.com:5432" || tg.Engine != "postgres" || tg.User != "app" {
+		t.Fatalf("%+v", tg)
+	}
+}
+
+func TestDiscoveredReaderEndpoint(t *testing.T) {
+	r := resolver(t, "targets:\n  pa:\n    database: prod-aurora\n    profile: prod\n    region: ap-northeast-1\n    endpoint: reader\n")
+	tg, err := r.Resolve(context.Background(), "pa", Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tg.Host, "cluster-ro") {
+		t.Fatalf("host %s, want the reader", tg.Host)
+	}
+}
+
+func TestBareNameSearchesScopes(t *testing.T) {
+	r := resolver(t, "{}", prod)
+	tg, err := r.Resolve(context.Background(), "blocked-db", Overrides{})
+	var nr *NoRouteError
+	if !errors.As(err, &nr) {
+		t.Fatalf("Resolve = %+v, %v; want NoRouteError", tg, err)
+	}
+	for _, want := range []string{"no working route to blocked-db", "no inbound rule for tcp/3306", "fix: aws ec2 authorize-security-group-ingress"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestBareNameInTwoScopesIsAmbiguous(t *testing.T) {
+	r := resolver(t, "{}", prod, dev)
+	_, err := r.Resolve(context.Background(), "prod-aurora", Overrides{})
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "prod/ap-northeast-1, dev/ap-northeast-1") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestManagedEndpointByName(t *testing.T) {
+	r := resolver(t, "{}", prod)
+	tg, err := r.Resolve(context.Background(), "analytics-ep", Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.Port != 5439 || !strings.HasPrefix(tg.Host, "analytics-ep-endpoint") || tg.Route.Chosen.Reasons[0] != "sg-0ep allows tcp/5439 from sg-0pub" {
+		t.Fatalf("%+v", tg)
+	}
+}
+
+func TestViaSSMOnlyIsUnsupportedForNow(t *testing.T) {
+	r := resolver(t, "{}", prod)
+	_, err := r.Resolve(context.Background(), "prod-aurora", Overrides{Via: "ssm"})
+	if err == nil || !strings.Contains(err.Error(), "cannot open ssm tunnels yet") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBastionOverrideByTag(t *testing.T) {
+	r := resolver(t, "{}", prod)
+	r.Backends = []string{"ssh", "ssm"}
+	tg, err := r.Resolve(context.Background(), "prod-aurora", Overrides{Bastion: "tag:Name=bastion-public"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.Route.Bastion != "i-0public" {
+		t.Fatalf("bastion %s", tg.Route.Bastion)
+	}
+}
+
+func TestUnknownBareName(t *testing.T) {
+	r := resolver(t, "{}", prod)
+	_, err := r.Resolve(context.Background(), "nope", Overrides{})
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "no database of that name in prod/ap-northeast-1") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLookupKeepsEveryRoute(t *testing.T) {
+	r := resolver(t, "{}", prod)
+	f, err := r.Lookup(context.Background(), "prod-aurora")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Routes) != 2 || f.Routes[0].Via != "ssm" {
+		t.Fatalf("routes %+v", f.Routes)
+	}
+}
