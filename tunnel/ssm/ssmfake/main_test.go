@@ -1,0 +1,12 @@
+package ssmfake
+
+import (
+	"os"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	// Build (or find) the official plugin while the other tests run.
+	go toolsOnce.Do(func() { tools = buildOfficialTools() })
+	os.Exit(m.Run())
+}
