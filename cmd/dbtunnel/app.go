@@ -158,9 +158,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, &usageError{err}
 	}
-	if path == "" {
-		return &config.Config{Targets: map[string]*config.Target{}}, nil
-	}
+	// With no file, Load still applies the defaults (cache TTL, via).
 	cfg, err := config.Load(path, home)
 	if err != nil {
 		return nil, &usageError{err}

@@ -20,7 +20,12 @@ type result struct {
 // a temp dir and only the given variables are set.
 func runApp(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
-	home := t.TempDir()
+	return runAppIn(t, t.TempDir(), env, args...)
+}
+
+// runAppIn is runApp with a given HOME, for runs that share a cache.
+func runAppIn(t *testing.T, home string, env map[string]string, args ...string) result {
+	t.Helper()
 	getenv := func(k string) string {
 		if k == "HOME" {
 			return home

@@ -18,7 +18,7 @@ const (
 // seed002 is the topology of seed 002: three RDS instances behind the same
 // bastions, with no usable group, a group with no inbound rule, and a group
 // that admits the port from the bastions' group.
-func seed002(t *testing.T) {
+func seed002(t *testing.T) *awsfake.Fake {
 	f := awsfake.NewServer(t)
 	r := f.Account(testAccount, testKey).Region(testRegion)
 	vpc := r.VPC("10.0.0.0/16")
@@ -36,6 +36,7 @@ func seed002(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
+	return f
 }
 
 func TestLsJSON(t *testing.T) {
@@ -131,5 +132,29 @@ func TestLsExpiredCredentialsNamesProfile(t *testing.T) {
 	r := runApp(t, nil, "ls", "--profile", "nosuch")
 	if r.code != exitFailure || !strings.Contains(r.stderr, "nosuch") {
 		t.Fatalf("%+v", r)
+	}
+}
+
+// With no config file the default cache TTL still applies: a second ls is
+// answered from the cache, and --refresh asks AWS again.
+func TestLsUsesCacheWithoutConfig(t *testing.T) {
+	f := seed002(t)
+	home := t.TempDir()
+	env := map[string]string{"HOME": home}
+	if r := runAppIn(t, home, env, "ls", "--json"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	calls := f.TotalCalls()
+	if r := runAppIn(t, home, env, "ls", "--json"); r.code != 0 || !strings.Contains(r.stdout, "db-open") {
+		t.Fatalf("%+v", r)
+	}
+	if got := f.TotalCalls(); got != calls {
+		t.Fatalf("second ls made %d AWS calls, want 0 (cached)", got-calls)
+	}
+	if r := runAppIn(t, home, env, "ls", "--json", "--refresh"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if f.TotalCalls() == calls {
+		t.Fatal("ls --refresh made no AWS calls")
 	}
 }

@@ -18,6 +18,10 @@ import (
 	"github.com/dbtunnel/dbtunnel/tunnel"
 )
 
+// execDrain is how long exec lets connections finish after its command
+// exits.
+const execDrain = 250 * time.Millisecond
+
 func (a *app) execCommand() *cobra.Command {
 	var rf routeFlags
 	var timeout time.Duration
@@ -101,7 +105,12 @@ func (a *app) exec(ctx context.Context, name string, argv []string, rf routeFlag
 		}
 		err = <-waited
 	}
-	tun.Close()
+	// The command is gone; a connection it left open has no one to
+	// finish it. It would linger over SSM, which cannot pass a half-close
+	// on, so the drain is short.
+	drain, cancelDrain := context.WithTimeout(context.Background(), execDrain)
+	tun.Shutdown(drain)
+	cancelDrain()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:

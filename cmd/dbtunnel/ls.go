@@ -48,7 +48,8 @@ func (a *app) ls(ctx context.Context, asJSON, refresh bool) error {
 			continue
 		}
 		for _, w := range res.Inventory.Warnings {
-			fmt.Fprintf(a.stderr, "warning: %s: %s\n", res.Scope, w)
+			// The inventory's scope names the region the SDK resolved.
+			fmt.Fprintf(a.stderr, "warning: %s: %s\n", res.Inventory.Scope, w)
 		}
 		dbs = append(dbs, res.Inventory.Databases...)
 	}

@@ -120,10 +120,13 @@ func (s *Source) discover(ctx context.Context, scope discovery.Scope, named *dis
 		return nil, credentialsFailure(err, profile, cfg.Region, usesSSO)
 	}
 	clients := s.opts.NewClients(cfg)
+	// Logs name the scope as resolved ("default/ap-northeast-1"), not as
+	// asked ("default/" when the region comes from the environment).
+	resolved := discovery.Scope{Profile: scope.Profile, Region: cfg.Region}
 	run := runner{
 		clients:     clients,
 		concurrency: s.opts.Concurrency,
-		log:         s.log.With("scope", scope.String()),
+		log:         s.log.With("scope", resolved.String()),
 		profile:     profile,
 		region:      cfg.Region,
 		usesSSO:     usesSSO,
@@ -134,7 +137,7 @@ func (s *Source) discover(ctx context.Context, scope discovery.Scope, named *dis
 	}
 	inv := build(raw, scope, cfg.Region, s.opts.Now().UTC())
 	for _, w := range inv.Warnings {
-		s.log.Warn("discovery incomplete", "scope", scope.String(), "warning", w)
+		s.log.Warn("discovery incomplete", "scope", resolved.String(), "warning", w)
 	}
 	reach.Annotate(inv, s.opts.Reach)
 	return inv, nil

@@ -69,7 +69,7 @@ func TestResolveErrorsAreUsageErrors(t *testing.T) {
 	}{
 		{"nope", Overrides{}, `unknown target "nope" in test.yaml (known: aurora, legacy)`},
 		{"aurora", Overrides{}, "needs discovery, which is not set up"},
-		{"legacy", Overrides{Via: "ssm"}, "via ssm is not available yet"},
+		{"legacy", Overrides{Via: "ssm"}, "via ssm with host needs bastion: i-…"},
 		{"legacy", Overrides{Via: "pigeon"}, `unknown route "pigeon" (want auto, ssh or ssm)`},
 	} {
 		_, err := (&Resolver{Config: cfg}).Resolve(context.Background(), c.name, c.o)
@@ -158,5 +158,18 @@ func TestOpenExplicitBusyPortFails(t *testing.T) {
 	_, err = o.Open(context.Background(), tg)
 	if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Fatalf("err = %v, want it to name %s", err, ln.Addr())
+	}
+}
+
+// A target that names its host, via ssm and an instance opens with no
+// discovery at all: the resolver has no Source here.
+func TestExplicitSSMTargetNeedsNoDiscovery(t *testing.T) {
+	cfg := parse(t, "targets:\n  pg:\n    host: db.internal\n    port: 5432\n    via: ssm\n    bastion: i-0123456789abcdef0\n    profile: prod\n    region: ap-northeast-1\n    sessions: 2\n")
+	tg, err := (&Resolver{Config: cfg}).Resolve(context.Background(), "pg", Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.Route.Via != "ssm" || tg.Route.SSM.Instance != "i-0123456789abcdef0" || tg.Profile != "prod" || tg.Region != "ap-northeast-1" || tg.Sessions != 2 || tg.Remote() != "db.internal:5432" {
+		t.Fatalf("%+v %+v", tg, tg.Route)
 	}
 }

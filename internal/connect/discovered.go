@@ -197,7 +197,14 @@ func fromDiscovery(name string, ct *config.Target, f *Found, rt discovery.Route,
 	if o.LocalPort != 0 {
 		t.LocalPort = o.LocalPort
 	}
+	t.Profile, t.Region = f.Scope.Profile, f.Scope.Region
+	if ct != nil {
+		t.Sessions = ct.Sessions
+	}
 	t.Route = Route{Via: rt.Via, Bastion: rt.Bastion, Chosen: &rt}
+	if rt.Via == discovery.ViaSSM {
+		t.Route.SSM = &SSMRoute{Instance: rt.Bastion}
+	}
 	if rt.Via == discovery.ViaSSH {
 		i := slices.IndexFunc(f.Bastions, func(b discovery.Bastion) bool { return b.InstanceID == rt.Bastion })
 		host := sshCfg.Host

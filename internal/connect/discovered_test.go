@@ -70,18 +70,28 @@ func resolver(t *testing.T, yaml string, scopes ...discovery.Scope) *Resolver {
 	return &Resolver{Config: parse(t, yaml), Source: inventories(), Scopes: scopes}
 }
 
-func TestDiscoveredTargetTakesBestOpenableRoute(t *testing.T) {
-	r := resolver(t, "targets:\n  pa:\n    database: prod-aurora\n    profile: prod\n    region: ap-northeast-1\n    user: app\n")
+func TestDiscoveredTargetTakesBestRoute(t *testing.T) {
+	r := resolver(t, "targets:\n  pa:\n    database: prod-aurora\n    profile: prod\n    region: ap-northeast-1\n    user: app\n    sessions: 4\n")
 	tg, err := r.Resolve(context.Background(), "pa", Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// SSM is best but this build opens ssh only.
-	if tg.Route.Via != "ssh" || tg.Route.SSH.Host != "198.51.100.10" || tg.Route.SSH.User != "ec2-user" || tg.Route.Bastion != "i-0public" {
-		t.Fatalf("route %+v ssh %+v", tg.Route, tg.Route.SSH)
+	if tg.Route.Via != "ssm" || tg.Route.SSM.Instance != "i-0private" || tg.Profile != "prod" || tg.Region != "ap-northeast-1" || tg.Sessions != 4 {
+		t.Fatalf("%+v route %+v", tg, tg.Route)
 	}
 	if tg.Remote() != "prod-aurora.cluster-abc.rds.amazonaws.com:5432" || tg.Engine != "postgres" || tg.User != "app" {
 		t.Fatalf("%+v", tg)
+	}
+}
+
+func TestDiscoveredSSHRouteUsesPublicIP(t *testing.T) {
+	r := resolver(t, "targets:\n  pa:\n    database: prod-aurora\n    profile: prod\n    region: ap-northeast-1\n    via: ssh\n")
+	tg, err := r.Resolve(context.Background(), "pa", Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.Route.Via != "ssh" || tg.Route.SSH.Host != "198.51.100.10" || tg.Route.SSH.User != "ec2-user" || tg.Route.Bastion != "i-0public" {
+		t.Fatalf("route %+v ssh %+v", tg.Route, tg.Route.SSH)
 	}
 }
 
@@ -130,8 +140,9 @@ func TestManagedEndpointByName(t *testing.T) {
 	}
 }
 
-func TestViaSSMOnlyIsUnsupportedForNow(t *testing.T) {
+func TestRouteNeedingAMissingBackendIsNamed(t *testing.T) {
 	r := resolver(t, "{}", prod)
+	r.Backends = []string{"ssh"}
 	_, err := r.Resolve(context.Background(), "prod-aurora", Overrides{Via: "ssm"})
 	if err == nil || !strings.Contains(err.Error(), "cannot open ssm tunnels yet") {
 		t.Fatalf("err = %v", err)
@@ -140,7 +151,6 @@ func TestViaSSMOnlyIsUnsupportedForNow(t *testing.T) {
 
 func TestBastionOverrideByTag(t *testing.T) {
 	r := resolver(t, "{}", prod)
-	r.Backends = []string{"ssh", "ssm"}
 	tg, err := r.Resolve(context.Background(), "prod-aurora", Overrides{Bastion: "tag:Name=bastion-public"})
 	if err != nil {
 		t.Fatal(err)

@@ -10,8 +10,12 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/dbtunnel/dbtunnel/tunnel"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssh"
+	"github.com/dbtunnel/dbtunnel/tunnel/ssm"
 )
 
 // Opener builds backends and opens tunnels with the user's environment.
@@ -26,12 +30,15 @@ type Opener struct {
 	AcceptNewHostKey bool
 	// TunnelOptions are passed to every tunnel.Forward.
 	TunnelOptions []tunnel.Option
+	// AWSConfig loads the AWS configuration for an SSM route's profile and
+	// region; nil resolves them as the AWS CLI does.
+	AWSConfig func(ctx context.Context, profile, region string) (aws.Config, error)
 }
 
 // Open builds the target's dialer and binds its local port. The tunnel
 // connects in the background; use WaitReady or Events to follow it.
 func (o *Opener) Open(ctx context.Context, t Target) (*tunnel.Tunnel, error) {
-	d, err := o.dialer(t)
+	d, err := o.dialer(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -66,8 +73,29 @@ func (o *Opener) Open(ctx context.Context, t Target) (*tunnel.Tunnel, error) {
 	return tun, err
 }
 
-func (o *Opener) dialer(t Target) (tunnel.Dialer, error) {
+func (o *Opener) dialer(ctx context.Context, t Target) (tunnel.Dialer, error) {
 	switch {
+	case t.Route.SSM != nil:
+		load := o.AWSConfig
+		if load == nil {
+			load = loadAWSConfig
+		}
+		ac, err := load(ctx, t.Profile, t.Region)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		d, err := ssm.NewFromAWS(ac, ssm.Config{
+			Target:    t.Route.SSM.Instance,
+			Host:      t.Host,
+			Port:      t.Port,
+			LocalPort: t.LocalPort,
+			Sessions:  t.Sessions,
+			Logger:    o.Logger.With("tunnel", t.Name),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		return d, nil
 	case t.Route.SSH != nil:
 		r := t.Route.SSH
 		cfg := ssh.Config{
@@ -100,6 +128,26 @@ func (o *Opener) dialer(t Target) (tunnel.Dialer, error) {
 // StablePort is the port a target with no local_port listens on when it is
 // free.
 func StablePort(name string) int { return stablePorts(name)[0] }
+
+// loadAWSConfig resolves credentials and region as the AWS CLI does, for
+// the profile and region a target names ("" leaves each to the SDK).
+func loadAWSConfig(ctx context.Context, profile, region string) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
+	}
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("aws config for profile %q: %w", profile, err)
+	}
+	if ac.Region == "" {
+		return aws.Config{}, fmt.Errorf("no region for profile %q: set region in the target, the profile, or AWS_REGION", profile)
+	}
+	return ac, nil
+}
 
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 

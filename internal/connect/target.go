@@ -30,7 +30,11 @@ type Target struct {
 	User      string
 	DBName    string
 	SSLMode   string
-	Route     Route
+	// Profile and Region are the AWS scope an SSM route is opened in.
+	Profile, Region string
+	// Sessions spreads an SSM route's connections over N sessions.
+	Sessions int
+	Route    Route
 	// Found is what discovery knew of the database; nil for a target
 	// that names its host.
 	Found *Found
@@ -43,6 +47,7 @@ type Route struct {
 	// alias or an instance id.
 	Bastion string
 	SSH     *SSHRoute
+	SSM     *SSMRoute
 	// Chosen is discovery's judgement of this route, when it made one.
 	Chosen *discovery.Route
 }
@@ -51,6 +56,12 @@ type Route struct {
 type SSHRoute struct {
 	Host, User, IdentityFile, KnownHosts, ProxyJump string
 	Port                                            int
+}
+
+// SSMRoute is what the SSM backend needs beyond the remote address.
+type SSMRoute struct {
+	// Instance is the managed instance the session goes through.
+	Instance string
 }
 
 // Remote is the database's address as the bastion dials it.
@@ -90,7 +101,7 @@ type Resolver struct {
 
 func (r *Resolver) backends() []string {
 	if r.Backends == nil {
-		return []string{discovery.ViaSSH}
+		return []string{discovery.ViaSSM, discovery.ViaSSH}
 	}
 	return r.Backends
 }
@@ -174,8 +185,18 @@ func (r *Resolver) resolveExplicit(name string, ct *config.Target, o Overrides) 
 	if err := checkVia(name, via); err != nil {
 		return Target{}, err
 	}
-	if via == config.ViaSSM {
-		return Target{}, usageErrorf("target %s: via ssm is not available yet; use via: ssh", name)
+	t.Profile, t.Region, t.Sessions = ct.Profile, ct.Region, ct.Sessions
+	bastion := ct.Bastion
+	if o.Bastion != "" {
+		bastion = o.Bastion
+	}
+	// With no ssh block, auto means the instance named by bastion.
+	if via == config.ViaSSM || (via != config.ViaSSH && ct.SSH == nil) {
+		if !isInstanceID(bastion) {
+			return Target{}, usageErrorf("target %s: via ssm with host needs bastion: i-… (the instance to go through); or name a discovered database instead of host", name)
+		}
+		t.Route = Route{Via: discovery.ViaSSM, Bastion: bastion, SSM: &SSMRoute{Instance: bastion}}
+		return t, nil
 	}
 	if ct.SSH == nil || ct.SSH.Host == "" {
 		return Target{}, usageErrorf("target %s: no ssh bastion: add ssh.host to the target in %s", name, configName(cfg))
@@ -193,6 +214,11 @@ func (r *Resolver) resolveExplicit(name string, ct *config.Target, o Overrides) 
 		},
 	}
 	return t, nil
+}
+
+// isInstanceID accepts EC2 instance ids and SSM managed-node ids.
+func isInstanceID(s string) bool {
+	return strings.HasPrefix(s, "i-") || strings.HasPrefix(s, "mi-")
 }
 
 func unknownTarget(cfg *config.Config, name string, searched []discovery.Scope) error {

@@ -42,7 +42,10 @@ func newEchoServer(t *testing.T) *echoServer {
 		t.Fatal(err)
 	}
 	e := &echoServer{ln: ln}
-	var open []net.Conn
+	var (
+		open   []net.Conn
+		closed bool
+	)
 	e.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -51,6 +54,11 @@ func newEchoServer(t *testing.T) *echoServer {
 			}
 			e.mu.Lock()
 			e.conns++
+			// A connection accepted while the cleanup runs would
+			// miss its close loop and keep wg.Wait waiting.
+			if closed {
+				c.Close()
+			}
 			open = append(open, c)
 			e.mu.Unlock()
 			e.wg.Go(func() {
@@ -65,6 +73,7 @@ func newEchoServer(t *testing.T) *echoServer {
 	t.Cleanup(func() {
 		_ = ln.Close()
 		e.mu.Lock()
+		closed = true
 		for _, c := range open {
 			_ = c.Close()
 		}
