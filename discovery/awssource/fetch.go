@@ -89,13 +89,25 @@ type runner struct {
 	usesSSO     bool
 }
 
-// pageGuard stops a pagination that never ends (a token cycle).
-type pageGuard int
+// pager is what every SDK paginator offers; O is its page type and Opt
+// its service's options.
+type pager[O, Opt any] interface {
+	HasMorePages() bool
+	NextPage(ctx context.Context, optFns ...func(*Opt)) (O, error)
+}
 
-func (g *pageGuard) next() error {
-	*g++
-	if *g > maxPages {
-		return fmt.Errorf("more than %d pages: pagination does not end", maxPages)
+// drain reads every page of p into add, and stops a pagination that never
+// ends (a token cycle) after maxPages.
+func drain[O, Opt any](ctx context.Context, p pager[O, Opt], add func(O)) error {
+	for n := 0; p.HasMorePages(); n++ {
+		if n == maxPages {
+			return fmt.Errorf("more than %d pages: pagination does not end", maxPages)
+		}
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		add(page)
 	}
 	return nil
 }
@@ -117,247 +129,87 @@ func (r *runner) tasks(out *raw) []task {
 				// bastion is reported as stopped rather than missing.
 				Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped"},
 			}}}
-			p := ec2.NewDescribeInstancesPaginator(c.EC2, in, func(o *ec2.DescribeInstancesPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, ec2.NewDescribeInstancesPaginator(c.EC2, in, func(o *ec2.DescribeInstancesPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *ec2.DescribeInstancesOutput) {
 				for _, res := range page.Reservations {
 					out.instances = append(out.instances, res.Instances...)
 				}
-			}
-			return nil
+			})
 		}},
 		{opSecurityGroups, "security group checks will be unknown", func(ctx context.Context) error {
-			p := ec2.NewDescribeSecurityGroupsPaginator(c.EC2, &ec2.DescribeSecurityGroupsInput{}, func(o *ec2.DescribeSecurityGroupsPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, ec2.NewDescribeSecurityGroupsPaginator(c.EC2, &ec2.DescribeSecurityGroupsInput{}, func(o *ec2.DescribeSecurityGroupsPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *ec2.DescribeSecurityGroupsOutput) {
 				out.securityGroups = append(out.securityGroups, page.SecurityGroups...)
-			}
-			return nil
+			})
 		}},
 		{opSubnets, "subnet checks will be unknown", func(ctx context.Context) error {
-			p := ec2.NewDescribeSubnetsPaginator(c.EC2, &ec2.DescribeSubnetsInput{}, func(o *ec2.DescribeSubnetsPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, ec2.NewDescribeSubnetsPaginator(c.EC2, &ec2.DescribeSubnetsInput{}, func(o *ec2.DescribeSubnetsPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *ec2.DescribeSubnetsOutput) {
 				out.subnets = append(out.subnets, page.Subnets...)
-			}
-			return nil
+			})
 		}},
 		{opRouteTables, "route checks will be unknown", func(ctx context.Context) error {
-			p := ec2.NewDescribeRouteTablesPaginator(c.EC2, &ec2.DescribeRouteTablesInput{}, func(o *ec2.DescribeRouteTablesPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, ec2.NewDescribeRouteTablesPaginator(c.EC2, &ec2.DescribeRouteTablesInput{}, func(o *ec2.DescribeRouteTablesPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *ec2.DescribeRouteTablesOutput) {
 				out.routeTables = append(out.routeTables, page.RouteTables...)
-			}
-			return nil
+			})
 		}},
 		{opVPCEndpoints, "VPC endpoint checks will be unknown and resource endpoints are not listed", func(ctx context.Context) error {
-			p := ec2.NewDescribeVpcEndpointsPaginator(c.EC2, &ec2.DescribeVpcEndpointsInput{}, func(o *ec2.DescribeVpcEndpointsPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, ec2.NewDescribeVpcEndpointsPaginator(c.EC2, &ec2.DescribeVpcEndpointsInput{}, func(o *ec2.DescribeVpcEndpointsPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *ec2.DescribeVpcEndpointsOutput) {
 				out.vpcEndpoints = append(out.vpcEndpoints, page.VpcEndpoints...)
-			}
-			return nil
+			})
 		}},
 		{opDBInstances, "RDS instances are not listed", func(ctx context.Context) error {
-			p := rds.NewDescribeDBInstancesPaginator(c.RDS, &rds.DescribeDBInstancesInput{}, func(o *rds.DescribeDBInstancesPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, rds.NewDescribeDBInstancesPaginator(c.RDS, &rds.DescribeDBInstancesInput{}, func(o *rds.DescribeDBInstancesPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *rds.DescribeDBInstancesOutput) {
 				out.dbInstances = append(out.dbInstances, page.DBInstances...)
-			}
-			return nil
+			})
 		}},
 		{opDBClusters, "Aurora, DocumentDB and Neptune clusters are not listed", func(ctx context.Context) error {
-			p := rds.NewDescribeDBClustersPaginator(c.RDS, &rds.DescribeDBClustersInput{}, func(o *rds.DescribeDBClustersPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, rds.NewDescribeDBClustersPaginator(c.RDS, &rds.DescribeDBClustersInput{}, func(o *rds.DescribeDBClustersPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *rds.DescribeDBClustersOutput) {
 				out.dbClusters = append(out.dbClusters, page.DBClusters...)
-			}
-			return nil
+			})
 		}},
 		{opClusterEndpoints, "custom cluster endpoints are not listed", func(ctx context.Context) error {
-			p := rds.NewDescribeDBClusterEndpointsPaginator(c.RDS, &rds.DescribeDBClusterEndpointsInput{}, func(o *rds.DescribeDBClusterEndpointsPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, rds.NewDescribeDBClusterEndpointsPaginator(c.RDS, &rds.DescribeDBClusterEndpointsInput{}, func(o *rds.DescribeDBClusterEndpointsPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *rds.DescribeDBClusterEndpointsOutput) {
 				out.clusterEndpoints = append(out.clusterEndpoints, page.DBClusterEndpoints...)
-			}
-			return nil
+			})
 		}},
 		{opDBProxies, "RDS proxies are not listed", func(ctx context.Context) error {
-			p := rds.NewDescribeDBProxiesPaginator(c.RDS, &rds.DescribeDBProxiesInput{}, func(o *rds.DescribeDBProxiesPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, rds.NewDescribeDBProxiesPaginator(c.RDS, &rds.DescribeDBProxiesInput{}, func(o *rds.DescribeDBProxiesPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *rds.DescribeDBProxiesOutput) {
 				out.proxies = append(out.proxies, page.DBProxies...)
-			}
-			return nil
+			})
 		}},
 		{opProxyEndpoints, "additional RDS proxy endpoints are not listed", func(ctx context.Context) error {
-			p := rds.NewDescribeDBProxyEndpointsPaginator(c.RDS, &rds.DescribeDBProxyEndpointsInput{}, func(o *rds.DescribeDBProxyEndpointsPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, rds.NewDescribeDBProxyEndpointsPaginator(c.RDS, &rds.DescribeDBProxyEndpointsInput{}, func(o *rds.DescribeDBProxyEndpointsPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *rds.DescribeDBProxyEndpointsOutput) {
 				out.proxyEndpoints = append(out.proxyEndpoints, page.DBProxyEndpoints...)
-			}
-			return nil
+			})
 		}},
 		{opDBSubnetGroups, "the subnets of clusters without a listed instance are unknown", func(ctx context.Context) error {
-			p := rds.NewDescribeDBSubnetGroupsPaginator(c.RDS, &rds.DescribeDBSubnetGroupsInput{}, func(o *rds.DescribeDBSubnetGroupsPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, rds.NewDescribeDBSubnetGroupsPaginator(c.RDS, &rds.DescribeDBSubnetGroupsInput{}, func(o *rds.DescribeDBSubnetGroupsPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *rds.DescribeDBSubnetGroupsOutput) {
 				out.dbSubnetGroups = append(out.dbSubnetGroups, page.DBSubnetGroups...)
-			}
-			return nil
+			})
 		}},
 		{opRSClusters, "Redshift clusters are not listed", func(ctx context.Context) error {
-			p := redshift.NewDescribeClustersPaginator(c.Redshift, &redshift.DescribeClustersInput{}, func(o *redshift.DescribeClustersPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, redshift.NewDescribeClustersPaginator(c.Redshift, &redshift.DescribeClustersInput{}, func(o *redshift.DescribeClustersPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *redshift.DescribeClustersOutput) {
 				out.rsClusters = append(out.rsClusters, page.Clusters...)
-			}
-			return nil
+			})
 		}},
 		{opRSSubnetGroups, "the subnets of Redshift clusters are unknown", func(ctx context.Context) error {
-			p := redshift.NewDescribeClusterSubnetGroupsPaginator(c.Redshift, &redshift.DescribeClusterSubnetGroupsInput{}, func(o *redshift.DescribeClusterSubnetGroupsPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, redshift.NewDescribeClusterSubnetGroupsPaginator(c.Redshift, &redshift.DescribeClusterSubnetGroupsInput{}, func(o *redshift.DescribeClusterSubnetGroupsPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *redshift.DescribeClusterSubnetGroupsOutput) {
 				out.rsSubnetGroups = append(out.rsSubnetGroups, page.ClusterSubnetGroups...)
-			}
-			return nil
+			})
 		}},
 		{opWorkgroups, "Redshift Serverless workgroups are not listed", func(ctx context.Context) error {
-			p := redshiftserverless.NewListWorkgroupsPaginator(c.Serverless, &redshiftserverless.ListWorkgroupsInput{}, func(o *redshiftserverless.ListWorkgroupsPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, redshiftserverless.NewListWorkgroupsPaginator(c.Serverless, &redshiftserverless.ListWorkgroupsInput{}, func(o *redshiftserverless.ListWorkgroupsPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *redshiftserverless.ListWorkgroupsOutput) {
 				out.workgroups = append(out.workgroups, page.Workgroups...)
-			}
-			return nil
+			})
 		}},
 		{opEndpointAccess, "Redshift Serverless managed VPC endpoints are not listed", func(ctx context.Context) error {
-			p := redshiftserverless.NewListEndpointAccessPaginator(c.Serverless, &redshiftserverless.ListEndpointAccessInput{}, func(o *redshiftserverless.ListEndpointAccessPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, redshiftserverless.NewListEndpointAccessPaginator(c.Serverless, &redshiftserverless.ListEndpointAccessInput{}, func(o *redshiftserverless.ListEndpointAccessPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *redshiftserverless.ListEndpointAccessOutput) {
 				out.endpointAccess = append(out.endpointAccess, page.Endpoints...)
-			}
-			return nil
+			})
 		}},
 		{opInstanceInfo, "SSM agent status is unknown", func(ctx context.Context) error {
 			in := &ssm.DescribeInstanceInformationInput{MaxResults: aws.Int32(ssmPageSize)}
-			p := ssm.NewDescribeInstanceInformationPaginator(c.SSM, in, func(o *ssm.DescribeInstanceInformationPaginatorOptions) { o.StopOnDuplicateToken = true })
-			var g pageGuard
-			for p.HasMorePages() {
-				if err := g.next(); err != nil {
-					return err
-				}
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return err
-				}
+			return drain(ctx, ssm.NewDescribeInstanceInformationPaginator(c.SSM, in, func(o *ssm.DescribeInstanceInformationPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *ssm.DescribeInstanceInformationOutput) {
 				out.instanceInfo = append(out.instanceInfo, page.InstanceInformationList...)
-			}
-			return nil
+			})
 		}},
 	}
 }
