@@ -283,7 +283,12 @@ func TestBasicReliability(t *testing.T) {
 		props["portNumber"] != echo.port() || props["localPortNumber"] != "0" {
 		t.Errorf("handshake request action %v", act)
 	}
-	waitFor(t, 5*time.Second, "the agent to dial", func() bool { conns, _ := echo.counts(); return conns == 1 })
+	// The destination sees the connection before the agent records it.
+	waitFor(t, 5*time.Second, "the agent to dial", func() bool {
+		conns, _ := echo.counts()
+		info, _ := svc.Session(rs.id)
+		return conns == 1 && info.Streams == 1
+	})
 	if info, _ := svc.Session(rs.id); info.Mode != "basic" || info.Streams != 1 {
 		t.Errorf("session %+v: want basic, dialed at once", info)
 	}
