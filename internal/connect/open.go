@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/dbtunnel/dbtunnel/discovery"
 	"github.com/dbtunnel/dbtunnel/tunnel"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssh"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssm"
@@ -33,6 +34,9 @@ type Opener struct {
 	// AWSConfig loads the AWS configuration for an SSM route's profile and
 	// region; nil resolves them as the AWS CLI does.
 	AWSConfig func(ctx context.Context, profile, region string) (aws.Config, error)
+	// Discovery, when set, is asked about an SSM target's instance when its
+	// agent is not connected, to name the cause.
+	Discovery discovery.Source
 }
 
 // Open builds the target's dialer and binds its local port. The tunnel
@@ -95,7 +99,8 @@ func (o *Opener) dialer(ctx context.Context, t Target) (tunnel.Dialer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", t.Name, err)
 		}
-		return d, nil
+		return &explaining{Dialer: d, log: o.Logger.With("tunnel", t.Name), target: t.Route.SSM.Instance,
+			explain: func(ctx context.Context) (string, string) { return o.explainNotConnected(ctx, t) }}, nil
 	case t.Route.SSH != nil:
 		r := t.Route.SSH
 		cfg := ssh.Config{
