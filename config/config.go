@@ -67,6 +67,10 @@ type Target struct {
 	Bastion   string // "auto", an instance id, or "tag:Key=Value"; "" means auto
 	LocalPort int    // 0: a stable free port is chosen
 	Sessions  int    // SSM sessions to spread connections over; 0 means 1
+	// Keepalive, SSM only: send a no-op this often on an idle session so
+	// the service's idle timeout does not end it. 0 (the default) leaves
+	// the account's idle policy in force.
+	Keepalive time.Duration
 	Engine    string // lowercased, e.g. postgres, mysql, redshift
 	User      string // database user
 	DBName    string // database name

@@ -179,6 +179,21 @@ func errorCases() []errorCase {
 			"targets:",
 			"  x: {database: d, sessions: 2}",
 		), []string{`t.yaml:3:20: targets.x.sessions: only applies with via ssm or auto (via is ssh from defaults.via)`}},
+		{"keepalive with via ssh", y(
+			"targets:",
+			"  x:",
+			"    database: d",
+			"    via: ssh",
+			"    keepalive: 5m",
+		), []string{`t.yaml:5:5: targets.x.keepalive: only applies with via ssm or auto (via is ssh)`}},
+		{"bad keepalives", y(
+			"targets:",
+			"  x: {database: d, keepalive: -1s}",
+			"  y: {database: d, keepalive: often}",
+		), []string{
+			`t.yaml:2:20: targets.x.keepalive: must be positive (got -1s)`,
+			`t.yaml:3:20: targets.y.keepalive: expected a duration such as "10m" or "1h30m" (got "often")`,
+		}},
 		{"bad bastions", y(
 			"targets:",
 			"  a: {database: d, bastion: i-123}",

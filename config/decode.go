@@ -163,7 +163,7 @@ func (d *decoder) targets(path string, n *yaml.Node, c *Config) {
 func (d *decoder) target(path, name string, n *yaml.Node) *Target {
 	known := []string{
 		"profile", "region", "database", "endpoint", "host", "port", "via", "bastion",
-		"local_port", "sessions", "engine", "user", "dbname", "sslmode", "ssh",
+		"local_port", "sessions", "keepalive", "engine", "user", "dbname", "sslmode", "ssh",
 	}
 	hints := map[string]string{"identity_file": "ssh", "known_hosts": "ssh", "proxy_jump": "ssh"}
 	t := &Target{Name: name}
@@ -189,6 +189,8 @@ func (d *decoder) target(path, name string, n *yaml.Node) *Target {
 			t.LocalPort = d.integer(e.path, e.val)
 		case "sessions":
 			t.Sessions = d.integer(e.path, e.val)
+		case "keepalive":
+			t.Keepalive = d.duration(e.path, e.val)
 		case "engine":
 			// Engines are compared case-insensitively everywhere (RDS
 			// reports "aurora-postgresql", users write "Postgres").

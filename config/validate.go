@@ -181,6 +181,14 @@ func (v *checker) target(path, name string, t *Target, via, from string) {
 			v.errorf(p, "only applies with via ssm or auto (via is ssh%s)", from)
 		}
 	}
+	if p := at("keepalive"); v.check(p, t.Keepalive != 0) {
+		switch {
+		case t.Keepalive < 0:
+			v.errorf(p, "must be positive (got %s)", t.Keepalive)
+		case via == ViaSSH:
+			v.errorf(p, "only applies with via ssm or auto (via is ssh%s)", from)
+		}
+	}
 	if p := at("bastion"); v.check(p, t.Bastion != "") && !validBastion(t.Bastion) {
 		v.errorf(p, "must be auto, an instance id such as i-0123456789abcdef0, or tag:Key=Value (got %q)", t.Bastion)
 	}

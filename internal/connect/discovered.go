@@ -200,6 +200,7 @@ func fromDiscovery(name string, ct *config.Target, f *Found, rt discovery.Route,
 	t.Profile, t.Region = f.Scope.Profile, f.Scope.Region
 	if ct != nil {
 		t.Sessions = ct.Sessions
+		t.Keepalive = ct.Keepalive
 	}
 	t.Route = Route{Via: rt.Via, Bastion: rt.Bastion, Chosen: &rt}
 	if rt.Via == discovery.ViaSSM {

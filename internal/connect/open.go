@@ -94,6 +94,7 @@ func (o *Opener) dialer(ctx context.Context, t Target) (tunnel.Dialer, error) {
 			Port:      t.Port,
 			LocalPort: t.LocalPort,
 			Sessions:  t.Sessions,
+			Keepalive: t.Keepalive,
 			Logger:    o.Logger.With("tunnel", t.Name),
 		})
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dbtunnel/dbtunnel/config"
 	"github.com/dbtunnel/dbtunnel/discovery"
@@ -34,7 +35,9 @@ type Target struct {
 	Profile, Region string
 	// Sessions spreads an SSM route's connections over N sessions.
 	Sessions int
-	Route    Route
+	// Keepalive keeps an idle SSM session open; 0 leaves the idle policy.
+	Keepalive time.Duration
+	Route     Route
 	// Found is what discovery knew of the database; nil for a target
 	// that names its host.
 	Found *Found
@@ -185,7 +188,7 @@ func (r *Resolver) resolveExplicit(name string, ct *config.Target, o Overrides) 
 	if err := checkVia(name, via); err != nil {
 		return Target{}, err
 	}
-	t.Profile, t.Region, t.Sessions = ct.Profile, ct.Region, ct.Sessions
+	t.Profile, t.Region, t.Sessions, t.Keepalive = ct.Profile, ct.Region, ct.Sessions, ct.Keepalive
 	bastion := ct.Bastion
 	if o.Bastion != "" {
 		bastion = o.Bastion
