@@ -31,7 +31,10 @@ type Config struct {
 	Path      string // file loaded; "" when none was found
 	Defaults  Defaults
 	Discovery Discovery
-	Targets   map[string]*Target // by name; never nil after Load or Parse
+	// Profiles are the file's own profiles, each a role assumed with an
+	// AWS profile's credentials; usable wherever a profile is named.
+	Profiles map[string]*Profile
+	Targets  map[string]*Target // by name; never nil after Load or Parse
 	Order     []string           // target names in file order
 
 	// src remembers where each key was written so that Validate can point
@@ -51,6 +54,33 @@ type Discovery struct {
 	Profiles []string // empty: the current profile
 	Regions  []string // empty: the current region
 	CacheTTL time.Duration
+}
+
+// Role is an IAM role to assume, as the AWS CLI's role_arn, external_id
+// and mfa_serial.
+type Role struct {
+	ARN        string // arn:aws:iam::123456789012:role/NAME
+	ExternalID string
+	MFASerial  string // the MFA device; its code is asked on the terminal
+}
+
+// Profile is a profile defined in dbtunnel's file rather than the AWS
+// config: Role assumed with SourceProfile's credentials. For users who
+// reach other accounts (seed 003) without editing ~/.aws/config.
+type Profile struct {
+	Name          string
+	SourceProfile string // AWS profile; "" means the SDK's default credentials
+	Role          Role
+}
+
+// RoleFor is the role a target or scope with this profile name assumes,
+// and the AWS profile whose credentials assume it: the file's profile of
+// that name if there is one, else none and the name itself.
+func (c *Config) RoleFor(profile string) (awsProfile string, role Role) {
+	if p := c.Profiles[profile]; p != nil {
+		return p.SourceProfile, p.Role
+	}
+	return profile, Role{}
 }
 
 // Target is one named database the user can tunnel to: either discovered
@@ -76,6 +106,9 @@ type Target struct {
 	DBName    string // database name
 	SSLMode   string // libpq sslmode
 	SSH       *SSH   // nil when the file has no ssh block
+	// Role, when set, is assumed with the profile's credentials for
+	// everything about this target: discovery and the tunnel.
+	Role Role
 }
 
 // SSH describes how to reach an SSH bastion when discovery is not used to

@@ -75,7 +75,7 @@ var _ tunnel.Connector = (*explaining)(nil)
 func (o *Opener) explainNotConnected(ctx context.Context, t Target) (cause, fix string) {
 	id := t.Route.SSM.Instance
 	if o.Discovery != nil {
-		scope := discovery.Scope{Profile: t.Profile, Region: t.Region}
+		scope := t.Scope()
 		inv, err := o.Discovery.Discover(ctx, scope)
 		if err == nil && inv != nil {
 			for _, b := range inv.Bastions {

@@ -14,6 +14,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/dbtunnel/dbtunnel/discovery"
+	"github.com/dbtunnel/dbtunnel/discovery/awssource"
 	"github.com/dbtunnel/dbtunnel/tunnel"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssh"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssm"
@@ -84,9 +85,13 @@ func (o *Opener) dialer(ctx context.Context, t Target) (tunnel.Dialer, error) {
 		if load == nil {
 			load = loadAWSConfig
 		}
-		ac, err := load(ctx, t.Profile, t.Region)
+		scope := t.Scope()
+		ac, err := load(ctx, scope.AWSProfile(), t.Region)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		if t.Role.ARN != "" {
+			ac = awssource.AssumeRole(ac, t.Role)
 		}
 		d, err := ssm.NewFromAWS(ac, ssm.Config{
 			Target:    t.Route.SSM.Instance,

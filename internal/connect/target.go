@@ -37,6 +37,8 @@ type Target struct {
 	Sessions int
 	// Keepalive keeps an idle SSM session open; 0 leaves the idle policy.
 	Keepalive time.Duration
+	// Role is assumed for the target's AWS calls (another account).
+	Role discovery.Role
 	Route     Route
 	// Found is what discovery knew of the database; nil for a target
 	// that names its host.
@@ -189,6 +191,7 @@ func (r *Resolver) resolveExplicit(name string, ct *config.Target, o Overrides) 
 		return Target{}, err
 	}
 	t.Profile, t.Region, t.Sessions, t.Keepalive = ct.Profile, ct.Region, ct.Sessions, ct.Keepalive
+	t.Role = ScopeFor(cfg, ct.Profile, ct.Region, ct).Role
 	bastion := ct.Bastion
 	if o.Bastion != "" {
 		bastion = o.Bastion
@@ -325,4 +328,27 @@ func (t Target) URL(local *net.TCPAddr) string {
 		u.RawQuery = url.Values{"sslmode": {sslmode}}.Encode()
 	}
 	return u.String()
+}
+
+// Scope is where the target lives in AWS: its profile, region and role.
+func (t Target) Scope() discovery.Scope {
+	return discovery.Scope{Profile: t.Profile, Region: t.Region, Role: t.Role}
+}
+
+// ScopeFor is the scope for a profile name and region: through the
+// config's own profile of that name when it defines a role, and through
+// ct's role when the target has one.
+func ScopeFor(cfg *config.Config, profile, region string, ct *config.Target) discovery.Scope {
+	s := discovery.Scope{Profile: profile, Region: region}
+	src, role := profile, config.Role{}
+	if cfg != nil {
+		src, role = cfg.RoleFor(profile)
+	}
+	if ct != nil && ct.Role.ARN != "" {
+		src, role = profile, ct.Role
+	}
+	if role.ARN != "" {
+		s.Role = discovery.Role{ARN: role.ARN, ExternalID: role.ExternalID, MFASerial: role.MFASerial, SourceProfile: src}
+	}
+	return s
 }
