@@ -76,6 +76,29 @@ targets:
 	}
 }
 
+// A database on the instance itself (host localhost) goes through
+// AWS-StartPortForwardingSession, which needs no remote host.
+func TestExecViaSSMOnTheInstance(t *testing.T) {
+	echo := lineEcho(t)
+	svc := ssmfake.New(ssmfake.Options{Pacing: ssmfake.NoPacing})
+	svc.Start()
+	t.Cleanup(func() { svc.Close() })
+	const instance = "i-0123456789abcdef0"
+	svc.AddTarget(instance, ssmfake.Agent{Version: ssmfake.AgentVersionMux, Online: true})
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_ENDPOINT_URL_SSM", svc.URL())
+	cfg := writeConfig(t, fmt.Sprintf("targets:\n  db: {host: localhost, port: %d, via: ssm, bastion: %s, region: ap-northeast-1}\n", echo.Port, instance))
+	script := `exec 3<>/dev/tcp/$PGHOST/$PGPORT; echo "on the instance" >&3; read -r line <&3; echo "$line"`
+	r := runApp(t, nil, "--config", cfg, "exec", "db", "--", "bash", "-c", script)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "on the instance" {
+		t.Fatalf("%+v", r)
+	}
+	if all := svc.AllSessions(); len(all) != 1 || all[0].Document != "AWS-StartPortForwardingSession" {
+		t.Fatalf("sessions %+v", all)
+	}
+}
+
 // TargetNotConnected is explained with what discovery finds wrong with the
 // instance, here a private bastion with no instance profile and no way out.
 func TestExecViaSSMTargetNotConnected(t *testing.T) {

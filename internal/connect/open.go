@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -95,7 +96,7 @@ func (o *Opener) dialer(ctx context.Context, t Target) (tunnel.Dialer, error) {
 		}
 		d, err := ssm.NewFromAWS(ac, ssm.Config{
 			Target:    t.Route.SSM.Instance,
-			Host:      t.Host,
+			Host:      remoteHost(t.Host),
 			Port:      t.Port,
 			LocalPort: t.LocalPort,
 			Sessions:  t.Sessions,
@@ -175,4 +176,16 @@ func stablePorts(name string) []int {
 		ports[i] = base + (first+i)%span
 	}
 	return ports
+}
+
+// remoteHost is the SSM document's host for a target host: none for the
+// instance's own loopback, so that AWS-StartPortForwardingSession is used
+// (a database on the bastion itself), which needs no remote-host
+// permission on the document.
+func remoteHost(host string) string {
+	switch strings.ToLower(host) {
+	case "localhost", "127.0.0.1", "::1":
+		return ""
+	}
+	return host
 }
