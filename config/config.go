@@ -35,7 +35,7 @@ type Config struct {
 	// AWS profile's credentials; usable wherever a profile is named.
 	Profiles map[string]*Profile
 	Targets  map[string]*Target // by name; never nil after Load or Parse
-	Order     []string           // target names in file order
+	Order    []string           // target names in file order
 
 	// src remembers where each key was written so that Validate can point
 	// at it; nil for a Config built in code.

@@ -12,9 +12,9 @@ const (
 	// StateIdle: the backend ended the session for inactivity (the SSM
 	// service's idle timeout, the account's policy). No new session is made
 	// until a client connects, so the policy holds.
-	StateIdle State = "idle"
-	StateFailed       State = "failed"
-	StateClosed       State = "closed"
+	StateIdle   State = "idle"
+	StateFailed State = "failed"
+	StateClosed State = "closed"
 )
 
 // Event reports a change of State. Events for one tunnel arrive in order.

@@ -38,8 +38,8 @@ type Target struct {
 	// Keepalive keeps an idle SSM session open; 0 leaves the idle policy.
 	Keepalive time.Duration
 	// Role is assumed for the target's AWS calls (another account).
-	Role discovery.Role
-	Route     Route
+	Role  discovery.Role
+	Route Route
 	// Found is what discovery knew of the database; nil for a target
 	// that names its host.
 	Found *Found
