@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/dbtunnel/dbtunnel/tunnel/ssm/ssmfake"
 )
@@ -38,10 +40,13 @@ func startSSMFake(t *testing.T, b *Bed, agentVersion string, opts ssmfake.Option
 	t.Helper()
 	sb := &ssmBed{}
 	opts.Addr = "127.0.0.1:0"
+	// dialFromNS bounds the dial itself (10 s, the fake's default
+	// DialTimeout); the destination is on the bastion's own link.
 	opts.Dial = func(_ context.Context, _, address string) (net.Conn, error) {
 		return dialFromNS(b.BastionNS, address)
 	}
-	if testing.Verbose() && os.Getenv("E2E_SSM_DEBUG") != "" {
+	// E2E_SSM_DEBUG=1 prints the fake's debug log.
+	if os.Getenv("E2E_SSM_DEBUG") != "" {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	sb.svc = ssmfake.New(opts)
@@ -132,5 +137,44 @@ func (sb *ssmBed) assertAllClosed(t *testing.T) {
 		if !s.Terminated || (s.EndReason != "TerminateSession" && s.EndReason != "flag") {
 			t.Errorf("session %s: terminated %v, reason %q; want ended by the client (flag or TerminateSession)", s.SessionID, s.Terminated, s.EndReason)
 		}
+	}
+}
+
+// dropEvery drops the websocket of every open session abruptly (no close
+// handshake, as a network failure would) every period, until stop is
+// called.
+func dropEvery(svc *ssmfake.Service, period time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				svc.DropWebsocket("")
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// assertFaultsSurvived checks that the faults bit and were survived by
+// resuming the one session: every drop followed by a ResumeSession, no
+// new session, messages lost.
+func (sb *ssmBed) assertFaultsSurvived(t *testing.T) {
+	t.Helper()
+	st := sb.svc.Stats()
+	all := sb.svc.AllSessions()
+	if len(all) != 1 || st.StartSession != 1 {
+		t.Fatalf("%d sessions (%d StartSession calls), want the one session resumed throughout: %+v", len(all), st.StartSession, all)
+	}
+	if st.Drops < 3 || st.ResumeSession < 3 || int64(all[0].Websockets) != 1+st.ResumeSession {
+		t.Errorf("%d drops, %d ResumeSession calls, %d websockets: want ≥3 drops, each followed by a resume", st.Drops, st.ResumeSession, all[0].Websockets)
+	}
+	if st.FaultLost < 100 {
+		t.Errorf("%d messages lost: the loss fault did not bite", st.FaultLost)
 	}
 }

@@ -3,10 +3,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -81,82 +83,117 @@ func TestSSMExec(t *testing.T) {
 // ssmCopySQL streams about 21 MB (210k rows of ~105 bytes).
 const ssmCopySQL = `COPY (SELECT i, md5(i::text), repeat(md5((i * 7)::text), 2) FROM generate_series(1, 210000) AS i) TO STDOUT`
 
-// 20 MB through the tunnel while the websocket is dropped every 2 s and 1%
-// of the messages (data and acknowledgements, both ways) are lost: the
-// client resumes the same session each time, and what arrives is byte for
-// byte what psql in the db's own namespace gets.
+// 20 MB each way through the tunnel while the websocket is dropped every
+// 2 s (0.5 s for the faster upload) and 1% of the messages (data and acknowledgements, both ways) are
+// lost: the client resumes the same session each time and retransmits what
+// was lost, and what arrives is byte for byte what psql in the db's own
+// namespace gets (down) or gave (up).
 func TestSSMTransferWithFaults(t *testing.T) {
 	b := requireBed(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 
+	var data bytes.Buffer
 	direct := &countingHash{Hash: sha256.New()}
 	cmd := b.DBPsql(ctx, "-c", ssmCopySQL)
 	var dstderr lockedBuffer
-	cmd.Stdout, cmd.Stderr = direct, &dstderr
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(direct, &data), &dstderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("direct COPY in the db ns: %v: %s", err, dstderr.String())
 	}
 	if direct.n < 20<<20 {
 		t.Fatalf("direct COPY produced %d bytes, want at least 20 MiB", direct.n)
 	}
+	wantSum := hex.EncodeToString(direct.Sum(nil))
 
-	sb := startSSMFake(t, b, ssmfake.AgentVersionMux, ssmfake.Options{Faults: ssmfake.Faults{Seed: 4, Loss: 0.01}})
-	l := ssmLaptop(t, b)
-
-	// An abrupt drop (no close handshake) every 2 s, of whatever session
-	// is open.
-	stopDrops := make(chan struct{})
-	var dropper sync.WaitGroup
-	dropper.Go(func() {
-		tick := time.NewTicker(2 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopDrops:
-				return
-			case <-tick.C:
-				sb.svc.DropWebsocket("")
-			}
+	t.Run("down", func(t *testing.T) {
+		sb := startSSMFake(t, b, ssmfake.AgentVersionMux, ssmfake.Options{Faults: ssmfake.Faults{Seed: 4, Loss: 0.01}})
+		l := ssmLaptop(t, b)
+		stopDrops := dropEvery(sb.svc, 2*time.Second)
+		got := &countingHash{Hash: sha256.New()}
+		r := runSSMTransfer(t, l, ctx, nil, got, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", ssmCopySQL)
+		stopDrops()
+		st := sb.svc.Stats()
+		t.Logf("down: %d bytes in %v (%.2f MB/s); fake: %d drops, %d resumes, %d messages lost, %d retransmitted by the agent",
+			got.n, r.took.Round(time.Millisecond), float64(got.n)/1e6/r.took.Seconds(), st.Drops, st.ResumeSession, st.FaultLost, st.Retransmits)
+		if r.code != 0 {
+			t.Fatalf("dbtunnel exec psql COPY TO STDOUT: exit %d%s: %s", r.code, r.sig, clip(r.stderr, 4000))
 		}
+		if sum := hex.EncodeToString(got.Sum(nil)); got.n != direct.n || sum != wantSum {
+			t.Fatalf("through the tunnel %d bytes, sha256 %s; directly %d bytes, sha256 %s", got.n, sum, direct.n, wantSum)
+		}
+		sb.assertFaultsSurvived(t)
+		if st.Retransmits == 0 {
+			t.Errorf("the agent retransmitted nothing")
+		}
+		sb.assertAllClosed(t)
 	})
 
-	tunneled := &countingHash{Hash: sha256.New()}
-	cmd = l.Dbtunnel(t, ctx, "exec", "pg", "--", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", ssmCopySQL)
+	t.Run("up", func(t *testing.T) {
+		const table = "ssm_upload"
+		mustDBPsql(t, ctx, b, fmt.Sprintf("drop table if exists %[1]s; create table %[1]s (i int primary key, a text, b text)", table))
+		t.Cleanup(func() { mustDBPsql(t, context.Background(), b, "drop table if exists "+table) })
+
+		sb := startSSMFake(t, b, ssmfake.AgentVersionMux, ssmfake.Options{Faults: ssmfake.Faults{Seed: 5, Loss: 0.01}})
+		l := ssmLaptop(t, b)
+		// Uploads are not paced: 20 MB take seconds, not tens of them, so
+		// a drop every 2 s would come once at most. Every 0.5 s gives
+		// several resumes in the middle of the transfer.
+		stopDrops := dropEvery(sb.svc, 500*time.Millisecond)
+		r := runSSMTransfer(t, l, ctx, bytes.NewReader(data.Bytes()), io.Discard,
+			"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", "COPY "+table+" FROM STDIN")
+		stopDrops()
+		st := sb.svc.Stats()
+		t.Logf("up: %d bytes in %v (%.2f MB/s); fake: %d drops, %d resumes, %d messages lost, %d client messages ahead of a gap, %d duplicates",
+			data.Len(), r.took.Round(time.Millisecond), float64(data.Len())/1e6/r.took.Seconds(), st.Drops, st.ResumeSession, st.FaultLost, st.FutureIn, st.DuplicatesIn)
+		if r.code != 0 {
+			t.Fatalf("dbtunnel exec psql COPY FROM STDIN: exit %d%s: %s", r.code, r.sig, clip(r.stderr, 4000))
+		}
+		stored := &countingHash{Hash: sha256.New()}
+		cmd := b.DBPsql(ctx, "-c", "COPY (SELECT * FROM "+table+" ORDER BY i) TO STDOUT")
+		var stderr lockedBuffer
+		cmd.Stdout, cmd.Stderr = stored, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("reading back %s in the db ns: %v: %s", table, err, stderr.String())
+		}
+		if sum := hex.EncodeToString(stored.Sum(nil)); stored.n != direct.n || sum != wantSum {
+			t.Fatalf("stored through the tunnel: %d bytes, sha256 %s; sent %d bytes, sha256 %s", stored.n, sum, direct.n, wantSum)
+		}
+		sb.assertFaultsSurvived(t)
+		// Client data lost on the way in leaves a gap that later messages
+		// arrive ahead of; it was filled, or the data would not match.
+		if st.FutureIn == 0 {
+			t.Errorf("no client message arrived ahead of a gap: the loss fault did not bite the upload")
+		}
+		sb.assertAllClosed(t)
+	})
+}
+
+type transferResult struct {
+	code   int
+	sig    string
+	stderr string
+	took   time.Duration
+}
+
+// runSSMTransfer runs `dbtunnel exec pg -- cmd...` with stdin and stdout.
+func runSSMTransfer(t *testing.T, l *Laptop, ctx context.Context, stdin io.Reader, stdout io.Writer, cmdline ...string) transferResult {
+	t.Helper()
+	cmd := l.Dbtunnel(t, ctx, append([]string{"exec", "pg", "--"}, cmdline...)...)
 	var stderr lockedBuffer
-	cmd.Stdout, cmd.Stderr = tunneled, &stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, &stderr
 	t0 := time.Now()
 	err := cmd.Run()
-	took := time.Since(t0)
-	close(stopDrops)
-	dropper.Wait()
-	code, sig := exitStatus(cmd, err)
-	st := sb.svc.Stats()
-	t.Logf("through dbtunnel exec: %d bytes in %v (%.2f MB/s), exit %d%s; fake: %d drops, %d resumes, %d messages lost, %d retransmitted by the agent, %d duplicates re-acked, %d early messages buffered",
-		tunneled.n, took.Round(time.Millisecond), float64(tunneled.n)/1e6/took.Seconds(), code, sig,
-		st.Drops, st.ResumeSession, st.FaultLost, st.Retransmits, st.DuplicatesIn, st.FutureIn)
-	if code != 0 {
-		t.Fatalf("dbtunnel exec psql COPY: exit %d%s: %s", code, sig, clip(stderr.String(), 4000))
-	}
-	if tunneled.n != direct.n {
-		t.Fatalf("through the tunnel %d bytes, directly %d", tunneled.n, direct.n)
-	}
-	if got, want := hex.EncodeToString(tunneled.Sum(nil)), hex.EncodeToString(direct.Sum(nil)); got != want {
-		t.Fatalf("sha256 through the tunnel %s, directly %s", got, want)
-	}
+	r := transferResult{took: time.Since(t0), stderr: stderr.String()}
+	r.code, r.sig = exitStatus(cmd, err)
+	return r
+}
 
-	// The faults happened, and were survived by resuming one session.
-	all := sb.svc.AllSessions()
-	if len(all) != 1 || st.StartSession != 1 {
-		t.Fatalf("%d sessions (%d StartSession calls), want the one session resumed throughout: %+v", len(all), st.StartSession, all)
+func mustDBPsql(t *testing.T, ctx context.Context, b *Bed, sql string) {
+	t.Helper()
+	if out, err := b.DBPsql(ctx, "-c", sql).CombinedOutput(); err != nil {
+		t.Fatalf("psql in the db ns -c %q: %v: %s", sql, err, out)
 	}
-	if st.Drops < 3 || st.ResumeSession < 3 || int64(all[0].Websockets) != 1+st.ResumeSession {
-		t.Errorf("%d drops, %d ResumeSession calls, %d websockets: want ≥3 drops each followed by a resume", st.Drops, st.ResumeSession, all[0].Websockets)
-	}
-	if st.FaultLost < 100 || st.Retransmits == 0 {
-		t.Errorf("%d messages lost, %d retransmitted by the agent: the loss fault did not bite", st.FaultLost, st.Retransmits)
-	}
-	sb.assertAllClosed(t)
 }
 
 // 30 psql connections at once through one `up`, one SSM session: 30
