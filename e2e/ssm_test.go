@@ -27,7 +27,8 @@ import (
 // The SSM backend end to end: dbtunnel on the laptop, ssmfake's service on
 // the laptop's loopback and its agent on the bastion (see
 // ssm_helpers_test.go), PostgreSQL behind the bastion. Every test uses the
-// agent's default pacing (1 KB per read, 1 ms per read), as the real agent.
+// agent's default pacing (reads of at most 1 KB, 1 ms sleep after each), as
+// the real agent.
 
 // The laptop has no way to the database but the tunnel, and the agent's
 // connections come from the bastion.
