@@ -116,6 +116,9 @@ func (o *Opener) dialer(ctx context.Context, t Target) (tunnel.Dialer, error) {
 		if r.KnownHosts != "" {
 			cfg.KnownHostsFiles = []string{r.KnownHosts}
 		}
+		if err := o.awsSSH(ctx, t, &cfg); err != nil {
+			return nil, err
+		}
 		d, err := ssh.New(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", t.Name, err)
