@@ -29,7 +29,9 @@ func newPub(t *testing.T) gossh.PublicKey {
 	return k
 }
 
-func authorized(k gossh.PublicKey) string { return strings.TrimSpace(string(gossh.MarshalAuthorizedKey(k))) }
+func authorized(k gossh.PublicKey) string {
+	return strings.TrimSpace(string(gossh.MarshalAuthorizedKey(k)))
+}
 
 // cloudInit is the console text cloud-init prints at first boot, with
 // the prefix Amazon Linux puts on each line ("ec2: ") or none.
