@@ -120,7 +120,18 @@ type SSH struct {
 	IdentityFile string // ~ expanded
 	KnownHosts   string // ~ expanded
 	ProxyJump    string
+	// InstanceConnect: true pushes an ephemeral key with EC2 Instance
+	// Connect on every connect, false never does; nil (unset) does it for a
+	// bastion known by instance id when the target names no identity_file.
+	InstanceConnect *bool
+	Transport       string // tcp (default) or ssm: SSH carried over an AWS-StartSSHSession session
 }
+
+// SSH transports: how the SSH backend reaches the bastion's sshd.
+const (
+	TransportTCP = "tcp"
+	TransportSSM = "ssm"
+)
 
 // Load reads and parses the file at path; home expands ~ in path-like keys.
 // An empty path (Find found nothing) yields an empty config with defaults.

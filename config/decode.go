@@ -255,7 +255,7 @@ func (d *decoder) ssh(path string, n *yaml.Node) *SSH {
 		return nil
 	}
 	s := &SSH{}
-	known := []string{"host", "port", "user", "identity_file", "known_hosts", "proxy_jump"}
+	known := []string{"host", "port", "user", "identity_file", "known_hosts", "proxy_jump", "instance_connect", "transport"}
 	for _, e := range d.fields(path, n, known, nil) {
 		switch e.name {
 		case "host":
@@ -270,6 +270,10 @@ func (d *decoder) ssh(path string, n *yaml.Node) *SSH {
 			s.KnownHosts = d.pathValue(e.path, e.val)
 		case "proxy_jump":
 			s.ProxyJump = d.str(e.path, e.val)
+		case "instance_connect":
+			s.InstanceConnect = d.boolean(e.path, e.val)
+		case "transport":
+			s.Transport = d.str(e.path, e.val)
 		}
 	}
 	return s
@@ -401,6 +405,20 @@ func (d *decoder) str(path string, n *yaml.Node) string {
 		return ""
 	}
 	return n.Value
+}
+
+// boolean decodes true or false; quoted strings and yes/no are refused so
+// that the file's types mean what they say.
+func (d *decoder) boolean(path string, n *yaml.Node) *bool {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		var v bool
+		if err := n.Decode(&v); err == nil {
+			return &v
+		}
+	}
+	d.typeError(path, "true or false", n)
+	return nil
 }
 
 // integer decodes a YAML integer; a quoted "5432" is refused like any

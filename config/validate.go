@@ -228,10 +228,23 @@ func (v *checker) target(path, name string, t *Target, via, from string) {
 	if via == ViaSSM {
 		v.errorf(p, "only applies with via ssh or auto (via is ssm%s)", from)
 	}
+	v.oneOf(p+sep+"transport", t.SSH.Transport, TransportTCP, TransportSSM)
+	overSSM := t.SSH.Transport == TransportSSM
 	// A discovered target's bastion comes from discovery, so its ssh
-	// block may hold only the login (user, key, known_hosts).
-	if !v.set(p+sep+"host", t.SSH.Host != "") && !hasDB {
-		v.errorf(p, "missing host")
+	// block may hold only the login (user, key, known_hosts). Over SSM the
+	// bastion is the instance named by bastion.
+	if !v.set(p+sep+"host", t.SSH.Host != "") && !hasDB && !(overSSM && isInstanceID(t.Bastion)) {
+		if overSSM {
+			v.errorf(p, "missing the instance: with transport ssm set bastion: i-… (or ssh.host: i-…)")
+		} else {
+			v.errorf(p, "missing host")
+		}
+	}
+	if overSSM && t.SSH.Host != "" && !isInstanceID(t.SSH.Host) && !hasDB && !isInstanceID(t.Bastion) {
+		v.errorf(p+sep+"host", "with transport ssm must be an instance id such as i-0123456789abcdef0 (got %q)", t.SSH.Host)
+	}
+	if overSSM && v.set(p+sep+"proxy_jump", t.SSH.ProxyJump != "") {
+		v.errorf(p+sep+"proxy_jump", "cannot be combined with transport ssm (the SSM session reaches the instance itself)")
 	}
 	v.host(p+sep+"host", t.SSH.Host)
 	v.portRange(p+sep+"port", t.SSH.Port, 1)
@@ -282,6 +295,11 @@ func validRegion(s string) bool {
 	}
 	last := parts[len(parts)-1]
 	return last != "" && strings.Trim(last, "0123456789") == ""
+}
+
+// isInstanceID accepts the forms validBastion accepts for an instance.
+func isInstanceID(s string) bool {
+	return strings.HasPrefix(s, "i-") && validBastion(s)
 }
 
 // validBastion accepts auto, an EC2 instance id (old 8-hex or current

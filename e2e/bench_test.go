@@ -50,8 +50,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 const (
@@ -193,52 +191,6 @@ func bulkSourcePort(tb testing.TB, bd *Bed) int {
 		tb.Fatal(bulkSource.err)
 	}
 	return bulkSource.port
-}
-
-// dialFromNS opens a TCP connection from inside network namespace ns: the
-// socket is created on an OS thread moved into ns (a socket keeps the
-// namespace it was created in), and the thread is moved back before it is
-// released. It must not simply die in ns: a thread that exits delivers the
-// parent-death signal to the children it forked, and the bed's sshd and
-// postgres may have been forked from this very thread.
-func dialFromNS(ns, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		home, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, err}
-			return
-		}
-		defer home.Close()
-		target, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, fmt.Errorf("setns %s: %w", ns, err)}
-			return
-		}
-		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Stuck in ns: keep the thread locked so that nothing else
-			// runs on it; it ends with this goroutine.
-			panic(fmt.Sprintf("setns back from %s: %v", ns, err))
-		}
-		runtime.UnlockOSThread()
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
 }
 
 // benchLaptop is a laptop whose config holds two targets on the same

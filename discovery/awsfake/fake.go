@@ -62,6 +62,8 @@ type Fake struct {
 	reqSeq    uint64
 	sessions  map[string]*credential // keys handed out by sts:AssumeRole
 
+	eic eicState // EC2 Instance Connect pushes and console texts
+
 	srv *httptest.Server
 }
 
@@ -292,7 +294,7 @@ func (f *Fake) WriteSharedConfig(dir string, profiles ...Profile) (configFile, c
 		}
 	}
 	cfg.WriteString("[services awsfake]\n")
-	for _, svc := range []string{"ec2", "rds", "redshift", "redshift_serverless", "ssm", "sts"} {
+	for _, svc := range []string{"ec2", "ec2_instance_connect", "rds", "redshift", "redshift_serverless", "ssm", "sts"} {
 		fmt.Fprintf(&cfg, "%s =\n  endpoint_url = %s\n", svc, f.URL)
 	}
 	configFile = filepath.Join(dir, "config")

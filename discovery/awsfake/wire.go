@@ -31,8 +31,9 @@ var namespaces = map[string]string{
 
 // X-Amz-Target prefix → service (signing name).
 var targetPrefixes = map[string]string{
-	"AmazonSSM":          "ssm",
-	"RedshiftServerless": "redshift-serverless",
+	"AmazonSSM":                    "ssm",
+	"RedshiftServerless":           "redshift-serverless",
+	"AWSEC2InstanceConnectService": "ec2-instance-connect",
 }
 
 type handler func(c *call) (any, *apiError)
@@ -45,6 +46,10 @@ var handlers = map[string]map[string]handler{
 		"DescribeSubnets":        ec2DescribeSubnets,
 		"DescribeRouteTables":    ec2DescribeRouteTables,
 		"DescribeVpcEndpoints":   ec2DescribeVpcEndpoints,
+		"GetConsoleOutput":       ec2GetConsoleOutput,
+	},
+	"ec2-instance-connect": {
+		"SendSSHPublicKey": eicSendSSHPublicKey,
 	},
 	"rds": {
 		"DescribeDBInstances":        rdsDescribeDBInstances,

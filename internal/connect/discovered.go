@@ -206,6 +206,15 @@ func fromDiscovery(name string, ct *config.Target, f *Found, rt discovery.Route,
 	if rt.Via == discovery.ViaSSM {
 		t.Route.SSM = &SSMRoute{Instance: rt.Bastion}
 	}
+	if sshCfg.Transport == config.TransportSSM && rt.Via == discovery.ViaSSM {
+		// The SSM route's network path, with SSH on top of it.
+		if sshCfg.User == "" {
+			sshCfg.User = "ec2-user"
+		}
+		t.Route.Via, t.Route.SSM = discovery.ViaSSH, nil
+		t.Route.SSH = sshOverSSM(rt.Bastion, sshCfg)
+		return t
+	}
 	if rt.Via == discovery.ViaSSH {
 		i := slices.IndexFunc(f.Bastions, func(b discovery.Bastion) bool { return b.InstanceID == rt.Bastion })
 		host := sshCfg.Host
@@ -221,6 +230,7 @@ func fromDiscovery(name string, ct *config.Target, f *Found, rt discovery.Route,
 		t.Route.SSH = &SSHRoute{
 			Host: host, Port: sshCfg.Port, User: user,
 			IdentityFile: sshCfg.IdentityFile, KnownHosts: sshCfg.KnownHosts, ProxyJump: sshCfg.ProxyJump,
+			Instance: rt.Bastion, InstanceConnect: sshCfg.InstanceConnect,
 		}
 	}
 	return t

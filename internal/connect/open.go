@@ -82,17 +82,9 @@ func (o *Opener) Open(ctx context.Context, t Target) (*tunnel.Tunnel, error) {
 func (o *Opener) dialer(ctx context.Context, t Target) (tunnel.Dialer, error) {
 	switch {
 	case t.Route.SSM != nil:
-		load := o.AWSConfig
-		if load == nil {
-			load = loadAWSConfig
-		}
-		scope := t.Scope()
-		ac, err := load(ctx, scope.AWSProfile(), t.Region)
+		ac, err := o.awsConfig(ctx, t)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", t.Name, err)
-		}
-		if t.Role.ARN != "" {
-			ac = awssource.AssumeRole(ac, t.Role)
 		}
 		d, err := ssm.NewFromAWS(ac, ssm.Config{
 			Target:    t.Route.SSM.Instance,
@@ -128,6 +120,9 @@ func (o *Opener) dialer(ctx context.Context, t Target) (tunnel.Dialer, error) {
 		if r.KnownHosts != "" {
 			cfg.KnownHostsFiles = []string{r.KnownHosts}
 		}
+		if err := o.awsSSH(ctx, t, &cfg); err != nil {
+			return nil, err
+		}
 		d, err := ssh.New(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", t.Name, err)
@@ -135,6 +130,23 @@ func (o *Opener) dialer(ctx context.Context, t Target) (tunnel.Dialer, error) {
 		return d, nil
 	}
 	return nil, usageErrorf("target %s: no route", t.Name)
+}
+
+// awsConfig is the AWS configuration for t's calls: its profile and
+// region, through its role when it has one.
+func (o *Opener) awsConfig(ctx context.Context, t Target) (aws.Config, error) {
+	load := o.AWSConfig
+	if load == nil {
+		load = loadAWSConfig
+	}
+	ac, err := load(ctx, t.Scope().AWSProfile(), t.Region)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	if t.Role.ARN != "" {
+		ac = awssource.AssumeRole(ac, t.Role)
+	}
+	return ac, nil
 }
 
 // StablePort is the port a target with no local_port listens on when it is

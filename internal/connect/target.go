@@ -61,6 +61,16 @@ type Route struct {
 type SSHRoute struct {
 	Host, User, IdentityFile, KnownHosts, ProxyJump string
 	Port                                            int
+	// Instance is the bastion's EC2 instance id when it is known (a
+	// discovered bastion, bastion: i-…): it enables EC2 Instance Connect
+	// and the console check of a new host key.
+	Instance string
+	// InstanceConnect is the target's ssh.instance_connect: nil means
+	// automatic (see docs/config.md).
+	InstanceConnect *bool
+	// Transport is config.TransportSSM to carry SSH over an SSM session to
+	// Instance; "" or tcp dials Host.
+	Transport string
 }
 
 // SSMRoute is what the SSM backend needs beyond the remote address.
@@ -140,6 +150,10 @@ func (r *Resolver) Resolve(ctx context.Context, name string, o Overrides) (Targe
 	if err := checkVia(name, via); err != nil {
 		return Target{}, err
 	}
+	if ct != nil && ct.SSH != nil && ct.SSH.Transport == config.TransportSSM && via != config.ViaSSM {
+		// SSH over SSM goes where an SSM route goes.
+		via = config.ViaSSM
+	}
 	rt, err := r.choose(name, f, via, bastion)
 	if err != nil {
 		return Target{}, err
@@ -204,6 +218,9 @@ func (r *Resolver) resolveExplicit(name string, ct *config.Target, o Overrides) 
 		t.Route = Route{Via: discovery.ViaSSM, Bastion: bastion, SSM: &SSMRoute{Instance: bastion}}
 		return t, nil
 	}
+	if ct.SSH != nil && ct.SSH.Transport == config.TransportSSM {
+		return t, explicitOverSSM(name, &t, *ct.SSH, bastion)
+	}
 	if ct.SSH == nil || ct.SSH.Host == "" {
 		return Target{}, usageErrorf("target %s: no ssh bastion: add ssh.host to the target in %s", name, configName(cfg))
 	}
@@ -217,9 +234,35 @@ func (r *Resolver) resolveExplicit(name string, ct *config.Target, o Overrides) 
 		SSH: &SSHRoute{
 			Host: s.Host, Port: s.Port, User: s.User,
 			IdentityFile: s.IdentityFile, KnownHosts: s.KnownHosts, ProxyJump: s.ProxyJump,
+			InstanceConnect: s.InstanceConnect,
 		},
 	}
+	if isInstanceID(bastion) && o.Bastion == "" {
+		t.Route.SSH.Instance = bastion
+	}
 	return t, nil
+}
+
+// explicitOverSSM builds the route of an explicit target whose SSH runs
+// over an SSM session: the instance is bastion (or ssh.host) and also
+// names the host key in known_hosts.
+func explicitOverSSM(name string, t *Target, s config.SSH, bastion string) error {
+	inst := bastion
+	if !isInstanceID(inst) {
+		inst = s.Host
+	}
+	if !isInstanceID(inst) {
+		return usageErrorf("target %s: ssh.transport ssm needs the instance: set bastion: i-… (got %q)", name, bastion)
+	}
+	t.Route = Route{Via: discovery.ViaSSH, Bastion: inst, SSH: sshOverSSM(inst, s)}
+	return nil
+}
+
+func sshOverSSM(inst string, s config.SSH) *SSHRoute {
+	return &SSHRoute{
+		Host: inst, Port: s.Port, User: s.User, IdentityFile: s.IdentityFile, KnownHosts: s.KnownHosts,
+		Instance: inst, InstanceConnect: s.InstanceConnect, Transport: config.TransportSSM,
+	}
 }
 
 // isInstanceID accepts EC2 instance ids and SSM managed-node ids.

@@ -43,9 +43,10 @@ func (e *AuthError) Error() string {
 // authAttempt gathers the keys for one hop's handshake and remembers what
 // was offered, so that a rejection can say exactly what the server saw.
 type authAttempt struct {
-	d     *Dialer
-	h     *hop
-	guard *guard
+	d         *Dialer
+	h         *hop
+	guard     *guard
+	ephemeral gossh.Signer // pushed for this handshake (EC2 Instance Connect); nil if none
 
 	mu        sync.Mutex
 	tried     []string
@@ -95,6 +96,10 @@ func (a *authAttempt) signers() ([]gossh.Signer, error) {
 		tried = append(tried, fmt.Sprintf("%s (%s %s)", desc, s.PublicKey().Type(), gossh.FingerprintSHA256(s.PublicKey())))
 	}
 
+	// A key pushed for this very connection is the one the server expects.
+	if a.ephemeral != nil {
+		add(a.ephemeral, "ephemeral key")
+	}
 	// Agent keys go first, as in OpenSSH: they need no passphrase. With
 	// IdentitiesOnly only those matching a configured file are offered, which
 	// keeps a crowded agent from exhausting the server's MaxAuthTries.

@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -67,6 +68,25 @@ type Config struct {
 	Ciphers []string
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
+
+	// Transport, if set, opens the byte stream to the bastion instead of a
+	// TCP dial of its address: an SSM session (AWS-StartSSHSession), for
+	// example. Host still names the bastion in known_hosts and the ssh
+	// config, but a ProxyCommand there is not run (Transport replaces it)
+	// and jump hosts are refused.
+	Transport func(ctx context.Context) (net.Conn, error)
+	// EphemeralKey, if set, is called right before each handshake with the
+	// bastion (not with jump hosts) with the login user; a signer it returns
+	// is offered before any other key. EC2 Instance Connect uses it to push
+	// a key that the instance accepts for 60 s. An error fails the connect;
+	// (nil, nil) means no key this time.
+	EphemeralKey func(ctx context.Context, user string) (gossh.Signer, error)
+	// VouchHostKey, if set, is asked about a bastion host key that no
+	// known_hosts file holds, before AcceptNewHostKey or the Prompter. ok
+	// means an independent source (the instance's console) confirms the
+	// key, which is then recorded; an error refuses the key; (false, nil)
+	// leaves the decision to the usual rules. Changed keys always fail.
+	VouchHostKey func(ctx context.Context, key gossh.PublicKey) (source string, ok bool, err error)
 }
 
 // DefaultCiphers is the cipher preference offered to servers. AES-GCM comes

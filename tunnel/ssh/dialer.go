@@ -90,6 +90,15 @@ func New(cfg Config) (*Dialer, error) {
 	}
 
 	jumpSpec := cfg.ProxyJump
+	if cfg.Transport != nil {
+		// The transport reaches the bastion itself; the ssh config's
+		// ProxyJump or ProxyCommand for it (often the one that runs
+		// `aws ssm start-session`) is what it replaces.
+		if jumpSpec != "" && !strings.EqualFold(jumpSpec, "none") {
+			return nil, fmt.Errorf("ssh: bastion %s is reached through its own transport (SSM), which cannot be combined with ProxyJump %q", cfg.Host, jumpSpec)
+		}
+		jumpSpec = "none"
+	}
 	if jumpSpec == "" {
 		if jumpSpec, err = configs.get(cfg.Host, "ProxyJump"); err != nil {
 			return nil, err
@@ -268,10 +277,13 @@ func (d *Dialer) dial(ctx context.Context) (*gossh.Client, []*gossh.Client, erro
 		dctx, cancel := context.WithTimeout(ctx, d.connectTimeout)
 		var conn net.Conn
 		var err error
-		if i == 0 {
+		switch {
+		case i == 0 && d.cfg.Transport != nil:
+			conn, err = d.cfg.Transport(dctx)
+		case i == 0:
 			var nd net.Dialer
 			conn, err = nd.DialContext(dctx, "tcp", h.addr())
-		} else {
+		default:
 			via = fmt.Sprintf(" via %s %s", roleJump, hops[i-1])
 			conn, err = clients[i-1].DialContext(dctx, "tcp", h.addr())
 		}
@@ -280,7 +292,21 @@ func (d *Dialer) dial(ctx context.Context) (*gossh.Client, []*gossh.Client, erro
 			closeAll()
 			return nil, nil, fmt.Errorf("ssh: dial %s %s%s: %w", role, h, via, err)
 		}
-		c, err := d.handshake(ctx, conn, h, role, via)
+		var ephemeral gossh.Signer
+		if role == roleBastion && d.cfg.EphemeralKey != nil {
+			// Pushed only now, with the connection open, so that as much
+			// as possible of the key's short validity is left for the
+			// handshake.
+			kctx, cancel := context.WithTimeout(ctx, d.connectTimeout)
+			ephemeral, err = d.cfg.EphemeralKey(kctx, h.user)
+			cancel()
+			if err != nil {
+				conn.Close()
+				closeAll()
+				return nil, nil, fmt.Errorf("ssh: %s %s: %w", role, h, err)
+			}
+		}
+		c, err := d.handshake(ctx, conn, h, role, via, ephemeral)
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -290,15 +316,15 @@ func (d *Dialer) dial(ctx context.Context) (*gossh.Client, []*gossh.Client, erro
 	return clients[len(clients)-1], clients[:len(clients)-1], nil
 }
 
-func (d *Dialer) handshake(ctx context.Context, conn net.Conn, h *hop, role, via string) (*gossh.Client, error) {
+func (d *Dialer) handshake(ctx context.Context, conn net.Conn, h *hop, role, via string, ephemeral gossh.Signer) (*gossh.Client, error) {
 	g := newGuard(ctx, conn, d.connectTimeout)
-	check, err := d.newHostKeyCheck(h, role, g)
+	check, err := d.newHostKeyCheck(ctx, h, role, g)
 	if err != nil {
 		g.stop()
 		conn.Close()
 		return nil, tunnel.Permanent(err)
 	}
-	auth := &authAttempt{d: d, h: h, guard: g}
+	auth := &authAttempt{d: d, h: h, guard: g, ephemeral: ephemeral}
 	cc := &gossh.ClientConfig{
 		Config:            gossh.Config{Ciphers: d.ciphers},
 		User:              h.user,

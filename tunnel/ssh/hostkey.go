@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -66,6 +67,7 @@ func (e *HostKeyUnknownError) Error() string {
 // hostKeyCheck verifies one hop's host key and remembers why it refused,
 // because x/crypto does not promise to keep the callback's error wrapped.
 type hostKeyCheck struct {
+	ctx   context.Context // the connect's, for VouchHostKey
 	d     *Dialer
 	h     *hop
 	role  string
@@ -77,8 +79,8 @@ type hostKeyCheck struct {
 	err error
 }
 
-func (d *Dialer) newHostKeyCheck(h *hop, role string, g *guard) (*hostKeyCheck, error) {
-	c := &hostKeyCheck{d: d, h: h, role: role, guard: g}
+func (d *Dialer) newHostKeyCheck(ctx context.Context, h *hop, role string, g *guard) (*hostKeyCheck, error) {
+	c := &hostKeyCheck{ctx: ctx, d: d, h: h, role: role, guard: g}
 	for _, f := range h.knownHosts {
 		_, err := os.Stat(f)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -184,7 +186,12 @@ func (c *hostKeyCheck) unknown(host string, key gossh.PublicKey) error {
 		return c.fail(fmt.Errorf("ssh: host certificate for %s is not signed by a known @cert-authority", host))
 	}
 	log := c.d.log.With("host", host, "key_type", key.Type(), "fingerprint", gossh.FingerprintSHA256(key))
+	source, vouched, err := c.vouch(key)
 	switch {
+	case err != nil:
+		return c.fail(err)
+	case vouched:
+		log.Info("ssh: new host key verified", "by", source, "known_hosts", c.h.knownHosts[0])
 	case c.d.cfg.AcceptNewHostKey:
 		log.Warn("ssh: accepting new host key", "known_hosts", c.h.knownHosts[0])
 	case c.d.cfg.Prompter != nil:
@@ -212,6 +219,19 @@ func (c *hostKeyCheck) unknown(host string, key gossh.PublicKey) error {
 		return c.fail(err)
 	}
 	return nil
+}
+
+// vouch asks VouchHostKey, for the bastion only, with the handshake's
+// timer stopped: the answer comes from an API call, not from the server.
+func (c *hostKeyCheck) vouch(key gossh.PublicKey) (string, bool, error) {
+	if c.d.cfg.VouchHostKey == nil || c.role != roleBastion {
+		return "", false, nil
+	}
+	c.guard.pause()
+	defer c.guard.resume()
+	ctx, cancel := context.WithTimeout(c.ctx, c.d.connectTimeout)
+	defer cancel()
+	return c.d.cfg.VouchHostKey(ctx, key)
 }
 
 // appendKnownHost records key the way OpenSSH does on first contact, so the

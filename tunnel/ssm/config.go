@@ -53,6 +53,12 @@ type Config struct {
 	Host string
 	// Port is the database port. Required.
 	Port int
+	// SSH starts AWS-StartSSHSession instead of port forwarding: the
+	// session carries one SSH connection to Port (usually 22) on the
+	// instance itself, whose byte stream the caller hands to an SSH
+	// client. Host must be empty. These sessions run in basic mode (one
+	// connection per session), as the agent does for this document.
+	SSH bool
 	// LocalPort is reported to the agent as localPortNumber; informational.
 	LocalPort int
 	// Sessions spreads local connections over this many SSM sessions, least
@@ -86,8 +92,15 @@ func NewFromAWS(ac aws.Config, cfg Config) (*Dialer, error) {
 	return New(cfg)
 }
 
+// DocumentSSH is the SSM document that carries an SSH connection to the
+// instance.
+const DocumentSSH = "AWS-StartSSHSession"
+
 // document names the SSM document and its parameters for cfg.
 func (c *Config) document() (string, map[string][]string) {
+	if c.SSH {
+		return DocumentSSH, map[string][]string{"portNumber": {fmt.Sprint(c.Port)}}
+	}
 	params := map[string][]string{
 		"portNumber":      {fmt.Sprint(c.Port)},
 		"localPortNumber": {fmt.Sprint(c.LocalPort)},
@@ -116,6 +129,8 @@ func (c *Config) validate() error {
 		return errors.New("ssm: no target instance")
 	case !strings.HasPrefix(c.Target, "i-") && !strings.HasPrefix(c.Target, "mi-"):
 		return fmt.Errorf("ssm: target %q is not a managed instance id (i-… or mi-…)", c.Target)
+	case c.SSH && c.Host != "":
+		return fmt.Errorf("ssm: an SSH session reaches the instance %s itself; host %q cannot be set", c.Target, c.Host)
 	case c.Port <= 0 || c.Port > 65535:
 		return fmt.Errorf("ssm: invalid port %d for %s", c.Port, c.Target)
 	case c.LocalPort < 0 || c.LocalPort > 65535:
