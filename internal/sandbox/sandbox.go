@@ -226,12 +226,12 @@ func (sb *Sandbox) SSHChannels() int64 { return sb.bastion.Channels() }
 // SSMSessions lists the Session Manager sessions started so far.
 func (sb *Sandbox) SSMSessions() []ssmfake.SessionInfo { return sb.ssm.AllSessions() }
 
-// Env is the environment under which a dbtunnel in another terminal sees
-// the sandbox (while it runs): its AWS files, its HOME (ssh config, known
-// hosts, key, cache) and its config file.
+// Env is the environment under which `dbtunnel ls` or `doctor` in another
+// terminal sees the sandbox while it runs: its AWS files, its cache and its
+// config file. HOME stays the user's (go run keeps its build cache there).
 func (sb *Sandbox) Env() []string {
 	return []string{
-		"HOME=" + sb.Home,
+		"XDG_CACHE_HOME=" + filepath.Join(sb.Home, ".cache"),
 		"AWS_CONFIG_FILE=" + sb.aws.configFile,
 		"AWS_SHARED_CREDENTIALS_FILE=" + sb.aws.credentialsFile,
 		"DBTUNNEL_CONFIG=" + sb.Config.Path,
