@@ -34,7 +34,8 @@ type Options struct {
 	// Logger receives the sandbox's and the tunnels' logs; nil discards.
 	Logger *slog.Logger
 	// Dir is where the sandbox's temporary directory is made;
-	// os.TempDir() when "".
+	// os.TempDir() when "". Run as root with PostgreSQL, the postgres
+	// user must be able to traverse it.
 	Dir string
 	// PostgresBin is the directory with initdb and postgres; "" finds
 	// them (FindPostgres); NoPostgres uses the stand-in even if they

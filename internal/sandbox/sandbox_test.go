@@ -156,6 +156,14 @@ func TestPsqlThroughSSHAndSSM(t *testing.T) {
 			if st := tun.Stats(); st.Total < 1 || st.BytesIn == 0 || st.BytesOut == 0 {
 				t.Fatalf("tunnel stats %+v", st)
 			}
+			// psql has hung up: the connection must end on both sides.
+			deadline := time.Now().Add(10 * time.Second)
+			for tun.Stats().Active != 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: connection still active 10s after psql exited: %+v", tc.target, tun.Stats())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 			switch tc.via {
 			case "ssh":
 				if sb.SSHChannels() <= chans {
