@@ -3,18 +3,15 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -28,6 +25,9 @@ const (
 // PostgreSQL 15's Debian location, else the newest /usr/lib/postgresql/*/bin,
 // else wherever initdb is on PATH (Homebrew, Postgres.app); "" when none.
 func FindPostgres() string {
+	if !postgresSupported {
+		return ""
+	}
 	has := func(dir string) bool {
 		for _, name := range []string{"initdb", "postgres"} {
 			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
@@ -65,7 +65,7 @@ type postgres struct {
 	dir  string // owned by the server's user: data/, the unix socket, the log
 	data string
 	port int
-	cred *syscall.Credential // nil: run as ourselves
+	user *procUser // nil: run as ourselves
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the server process has exited
 	err  error         // its exit status, once done
@@ -81,12 +81,12 @@ func startPostgres(ctx context.Context, log *slog.Logger, bin, dir string) (*pos
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	if os.Geteuid() == 0 {
-		cred, err := unprivileged()
+		u, err := unprivileged()
 		if err != nil {
 			return nil, err
 		}
-		p.cred = cred
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		p.user = u
+		if err := u.chown(dir); err != nil {
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
 	}
@@ -114,30 +114,13 @@ func startPostgres(ctx context.Context, log *slog.Logger, bin, dir string) (*pos
 	return p, nil
 }
 
-// unprivileged is the user the server runs as when we are root.
-func unprivileged() (*syscall.Credential, error) {
-	for _, name := range []string{"postgres", "nobody"} {
-		u, err := user.Lookup(name)
-		if err != nil {
-			continue
-		}
-		uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-		gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-		if err1 != nil || err2 != nil || uid == 0 {
-			continue
-		}
-		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-	}
-	return nil, errors.New("postgres: running as root and no postgres or nobody user to run initdb as (initdb refuses root)")
-}
-
 func (p *postgres) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
 	// Only what the tools need: the user's PG* variables must not
 	// redirect them.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C", "TZ=UTC"}
 	cmd.Dir = p.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred, Setpgid: true}
+	cmd.SysProcAttr = procAttr(p.user, false)
 	return cmd
 }
 
@@ -160,8 +143,8 @@ full_page_writes = off
 	if err := os.WriteFile(filepath.Join(p.data, "postgresql.auto.conf"), []byte(conf), 0o600); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	if p.cred != nil {
-		os.Chown(filepath.Join(p.data, "postgresql.auto.conf"), int(p.cred.Uid), int(p.cred.Gid))
+	if err := p.user.chown(filepath.Join(p.data, "postgresql.auto.conf")); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	logf, err := os.OpenFile(filepath.Join(p.dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -173,7 +156,7 @@ full_page_writes = off
 	cmd := p.command(context.Background(), filepath.Join(p.bin, "postgres"), "-D", p.data)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Should this process die without cleaning up, the server goes too.
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	cmd.SysProcAttr = procAttr(p.user, true)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("postgres: start: %w", err)
 	}
@@ -253,12 +236,12 @@ func (p *postgres) Close() error {
 	if p.cmd == nil {
 		return nil
 	}
-	p.cmd.Process.Signal(syscall.SIGINT)
+	interrupt(p.cmd.Process)
 	select {
 	case <-p.done:
 	case <-time.After(10 * time.Second):
 		// The whole group: the server's children too.
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(p.cmd.Process)
 		<-p.done
 	}
 	return nil
