@@ -122,7 +122,7 @@ through an SSH bastion, and keeps it up.
 	f.StringVar(&a.region, "region", "", "AWS region")
 	f.StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	f.StringVar(&a.logFile, "log-file", "", "write logs to this file instead of stderr")
-	root.AddCommand(a.upCommand(), a.execCommand(), a.lsCommand(), a.doctorCommand(), a.urlCommand(), a.versionCommand())
+	root.AddCommand(a.upCommand(), a.execCommand(), a.lsCommand(), a.doctorCommand(), a.urlCommand(), a.versionCommand(), a.demoCommand())
 	return root
 }
 
