@@ -33,6 +33,7 @@ var namespaces = map[string]string{
 var targetPrefixes = map[string]string{
 	"AmazonSSM":          "ssm",
 	"RedshiftServerless": "redshift-serverless",
+	"secretsmanager":     "secretsmanager",
 }
 
 type handler func(c *call) (any, *apiError)
@@ -57,11 +58,17 @@ var handlers = map[string]map[string]handler{
 	"redshift": {
 		"DescribeClusters":            redshiftDescribeClusters,
 		"DescribeClusterSubnetGroups": redshiftDescribeClusterSubnetGroups,
+		"GetClusterCredentials":       redshiftGetClusterCredentials,
 	},
 	"redshift-serverless": {
 		"ListWorkgroups":     rssListWorkgroups,
 		"GetWorkgroup":       rssGetWorkgroup,
 		"ListEndpointAccess": rssListEndpointAccess,
+		"ListNamespaces":     rssListNamespaces,
+		"GetCredentials":     rssGetCredentials,
+	},
+	"secretsmanager": {
+		"GetSecretValue": smGetSecretValue,
 	},
 	"ssm": {
 		"DescribeInstanceInformation": ssmDescribeInstanceInformation,
