@@ -163,9 +163,12 @@ func (d *decoder) targets(path string, n *yaml.Node, c *Config) {
 func (d *decoder) target(path, name string, n *yaml.Node) *Target {
 	known := []string{
 		"profile", "region", "database", "endpoint", "host", "port", "via", "bastion",
-		"local_port", "sessions", "engine", "user", "dbname", "sslmode", "ssh",
+		"local_port", "sessions", "engine", "user", "dbname", "sslmode", "sslrootcert", "ssh", "auth",
 	}
-	hints := map[string]string{"identity_file": "ssh", "known_hosts": "ssh", "proxy_jump": "ssh"}
+	hints := map[string]string{
+		"identity_file": "ssh", "known_hosts": "ssh", "proxy_jump": "ssh",
+		"source": "auth", "secret": "auth", "duration": "auth", "auto_create": "auth", "db_groups": "auth",
+	}
 	t := &Target{Name: name}
 	for _, e := range d.fields(path, n, known, hints) {
 		switch e.name {
@@ -199,11 +202,40 @@ func (d *decoder) target(path, name string, n *yaml.Node) *Target {
 			t.DBName = d.str(e.path, e.val)
 		case "sslmode":
 			t.SSLMode = d.str(e.path, e.val)
+		case "sslrootcert":
+			t.SSLRootCert = d.pathValue(e.path, e.val)
 		case "ssh":
 			t.SSH = d.ssh(e.path, e.val)
+		case "auth":
+			t.Auth = d.auth(e.path, e.val)
 		}
 	}
 	return t
+}
+
+func (d *decoder) auth(path string, n *yaml.Node) *Auth {
+	if r := resolve(n); !isNull(r) && r.Kind != yaml.MappingNode {
+		d.typeError(path, "a mapping", r)
+		return nil
+	}
+	a := &Auth{}
+	known := []string{"source", "secret", "duration", "auto_create", "db_groups"}
+	hints := map[string]string{"user": "the target itself", "dbname": "the target itself"}
+	for _, e := range d.fields(path, n, known, hints) {
+		switch e.name {
+		case "source":
+			a.Source = d.str(e.path, e.val)
+		case "secret":
+			a.Secret = d.str(e.path, e.val)
+		case "duration":
+			a.Duration = d.duration(e.path, e.val)
+		case "auto_create":
+			a.AutoCreate = d.boolean(e.path, e.val)
+		case "db_groups":
+			a.DBGroups = d.strs(e.path, e.val)
+		}
+	}
+	return a
 }
 
 // ssh returns nil only when the value is not a mapping at all, so that a
@@ -378,6 +410,20 @@ func (d *decoder) integer(path string, n *yaml.Node) int {
 	}
 	d.typeError(path, "an integer", n)
 	return 0
+}
+
+// boolean decodes a YAML true or false; a quoted "true" is refused like
+// a quoted number.
+func (d *decoder) boolean(path string, n *yaml.Node) bool {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		var v bool
+		if err := n.Decode(&v); err == nil {
+			return v
+		}
+	}
+	d.typeError(path, "true or false", n)
+	return false
 }
 
 func (d *decoder) duration(path string, n *yaml.Node) time.Duration {
