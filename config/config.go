@@ -19,6 +19,16 @@ const (
 	ViaSSH  = "ssh"
 )
 
+// Credential sources a target's auth.source may name.
+const (
+	AuthAuto         = "auto"          // the database's managed admin secret, when discovery finds one
+	AuthNone         = "none"          // no password: the client asks, or ~/.pgpass answers
+	AuthMasterSecret = "master-secret" // RDS MasterUserSecret, Redshift's admin secret
+	AuthSecret       = "secret"        // a Secrets Manager secret named by auth.secret
+	AuthIAM          = "iam"           // an RDS IAM authentication token
+	AuthRedshiftIAM  = "redshift-iam"  // Redshift temporary credentials from IAM
+)
+
 // BastionAuto lets discovery pick a bastion that can reach the database.
 const BastionAuto = "auto"
 
@@ -105,10 +115,26 @@ type Target struct {
 	User      string // database user
 	DBName    string // database name
 	SSLMode   string // libpq sslmode
-	SSH       *SSH   // nil when the file has no ssh block
+	// SSLRootCert is the CA bundle libpq checks the server's certificate
+	// against (~ expanded).
+	SSLRootCert string
+	SSH         *SSH  // nil when the file has no ssh block
+	Auth        *Auth // nil when the file has no auth block
 	// Role, when set, is assumed with the profile's credentials for
 	// everything about this target: discovery and the tunnel.
 	Role Role
+}
+
+// Auth says where `exec` and `url --show-password` get the database
+// password from.
+type Auth struct {
+	Source string // one of the Auth* constants; "" means auto
+	Secret string // secret name or ARN, with source secret
+	// Duration of Redshift temporary credentials; 0 leaves the service's
+	// default.
+	Duration   time.Duration
+	AutoCreate bool     // Redshift cluster: create the user on first login
+	DBGroups   []string // Redshift cluster: groups the user joins for the session
 }
 
 // SSH describes how to reach an SSH bastion when discovery is not used to

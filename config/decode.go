@@ -199,10 +199,13 @@ func (d *decoder) targets(path string, n *yaml.Node, c *Config) {
 func (d *decoder) target(path, name string, n *yaml.Node) *Target {
 	known := []string{
 		"profile", "region", "database", "endpoint", "host", "port", "via", "bastion",
-		"local_port", "sessions", "keepalive", "engine", "user", "dbname", "sslmode", "ssh",
+		"local_port", "sessions", "keepalive", "engine", "user", "dbname", "sslmode", "sslrootcert", "ssh", "auth",
 		"role_arn", "external_id", "mfa_serial",
 	}
-	hints := map[string]string{"identity_file": "ssh", "known_hosts": "ssh", "proxy_jump": "ssh"}
+	hints := map[string]string{
+		"identity_file": "ssh", "known_hosts": "ssh", "proxy_jump": "ssh",
+		"source": "auth", "secret": "auth", "duration": "auth", "auto_create": "auth", "db_groups": "auth",
+	}
 	t := &Target{Name: name}
 	for _, e := range d.fields(path, n, known, hints) {
 		switch e.name {
@@ -238,13 +241,44 @@ func (d *decoder) target(path, name string, n *yaml.Node) *Target {
 			t.DBName = d.str(e.path, e.val)
 		case "sslmode":
 			t.SSLMode = d.str(e.path, e.val)
+		case "sslrootcert":
+			t.SSLRootCert = d.pathValue(e.path, e.val)
 		case "ssh":
 			t.SSH = d.ssh(e.path, e.val)
 		case "role_arn", "external_id", "mfa_serial":
 			d.role(e, &t.Role)
+		case "auth":
+			t.Auth = d.auth(e.path, e.val)
 		}
 	}
 	return t
+}
+
+func (d *decoder) auth(path string, n *yaml.Node) *Auth {
+	if r := resolve(n); !isNull(r) && r.Kind != yaml.MappingNode {
+		d.typeError(path, "a mapping", r)
+		return nil
+	}
+	a := &Auth{}
+	known := []string{"source", "secret", "duration", "auto_create", "db_groups"}
+	hints := map[string]string{"user": "the target itself", "dbname": "the target itself"}
+	for _, e := range d.fields(path, n, known, hints) {
+		switch e.name {
+		case "source":
+			a.Source = d.str(e.path, e.val)
+		case "secret":
+			a.Secret = d.str(e.path, e.val)
+		case "duration":
+			a.Duration = d.duration(e.path, e.val)
+		case "auto_create":
+			if v := d.boolean(e.path, e.val); v != nil {
+				a.AutoCreate = *v
+			}
+		case "db_groups":
+			a.DBGroups = d.strs(e.path, e.val)
+		}
+	}
+	return a
 }
 
 // ssh returns nil only when the value is not a mapping at all, so that a

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Validate checks c's values and their combinations. For a Config from Load
@@ -220,6 +221,7 @@ func (v *checker) target(path, name string, t *Target, via, from string) {
 		v.errorf(p, "must be auto, an instance id such as i-0123456789abcdef0, or tag:Key=Value (got %q)", t.Bastion)
 	}
 	v.oneOf(at("sslmode"), t.SSLMode, "disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+	v.auth(at("auth"), t, hasDB)
 
 	if t.SSH == nil {
 		return
@@ -248,6 +250,59 @@ func (v *checker) target(path, name string, t *Target, via, from string) {
 	}
 	v.host(p+sep+"host", t.SSH.Host)
 	v.portRange(p+sep+"port", t.SSH.Port, 1)
+}
+
+// auth checks a target's auth block: the source, and that each key is
+// one its source uses.
+func (v *checker) auth(path string, t *Target, hasDB bool) {
+	a := t.Auth
+	if a == nil {
+		return
+	}
+	at := func(key string) string { return path + sep + key }
+	sources := []string{AuthAuto, AuthNone, AuthMasterSecret, AuthSecret, AuthIAM, AuthRedshiftIAM}
+	v.oneOf(at("source"), a.Source, sources...)
+	src := a.Source
+	if !slices.Contains(sources, src) || v.src.bad[at("source")] {
+		src = "" // already reported; check nothing that depends on it
+		if a.Source == "" {
+			src = AuthAuto
+		}
+	}
+	onlyWith := func(key string, set bool, want string) {
+		if src != "" && src != want && v.set(at(key), set) {
+			v.errorf(at(key), "only applies with source: %s (source is %s)", want, src)
+		}
+	}
+	onlyWith("secret", a.Secret != "", AuthSecret)
+	onlyWith("duration", a.Duration != 0, AuthRedshiftIAM)
+	onlyWith("auto_create", a.AutoCreate, AuthRedshiftIAM)
+	onlyWith("db_groups", len(a.DBGroups) > 0, AuthRedshiftIAM)
+	switch src {
+	case AuthSecret:
+		if !v.set(at("secret"), a.Secret != "") {
+			v.errorf(path, "missing secret (the name or ARN of a Secrets Manager secret; required with source: secret)")
+		}
+	case AuthIAM:
+		if !v.set(join(pathParent(path), "user"), t.User != "") {
+			v.errorf(at("source"), "source: iam needs user on the target (the database user the token is for)")
+		}
+	case AuthMasterSecret, AuthRedshiftIAM:
+		if !hasDB {
+			v.errorf(at("source"), "source: %s needs a discovered database (database: ...), not host and port", src)
+		}
+	}
+	if p := at("duration"); v.check(p, a.Duration != 0) && (a.Duration < 15*time.Minute || a.Duration > time.Hour) {
+		v.errorf(p, "must be between 15m and 1h (got %s)", a.Duration)
+	}
+	v.names(at("db_groups"), a.DBGroups, nil)
+}
+
+func pathParent(path string) string {
+	if i := strings.LastIndex(path, sep); i >= 0 {
+		return path[:i]
+	}
+	return ""
 }
 
 // hostProblem names the common ways a host value is not a bare host: a URL,

@@ -112,8 +112,13 @@ type Database struct {
 	IAMAuth bool    `json:"iam_auth"`
 	// MasterUserSecretARN is the Secrets Manager secret RDS keeps the
 	// master password in, when it manages it.
-	MasterUserSecretARN string            `json:"master_user_secret_arn,omitempty"`
-	Tags                map[string]string `json:"tags,omitempty"`
+	MasterUserSecretARN string `json:"master_user_secret_arn,omitempty"`
+	// MasterUsername is the admin user the service reports (RDS master
+	// user, Redshift master user, Serverless namespace admin).
+	MasterUsername string `json:"master_username,omitempty"`
+	// Namespace is a Redshift Serverless workgroup's namespace.
+	Namespace string            `json:"namespace,omitempty"`
+	Tags      map[string]string `json:"tags,omitempty"`
 }
 
 // Endpoint is one address of a database.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dbtunnel/dbtunnel/internal/connect"
+	"github.com/dbtunnel/dbtunnel/internal/creds"
 	"github.com/dbtunnel/dbtunnel/tunnel"
 )
 
@@ -30,7 +32,12 @@ func (a *app) execCommand() *cobra.Command {
 		Short: "Open a tunnel, run a command through it, close it",
 		Long: `Open the tunnel, wait until it is ready, run CMD with PGHOST, PGPORT, PGUSER,
 PGDATABASE, PGSSLMODE, MYSQL_HOST, MYSQL_TCP_PORT and DATABASE_URL pointing at
-it, then close the tunnel and exit with CMD's exit code.`,
+it, then close the tunnel and exit with CMD's exit code.
+
+When the target has a credential source (its auth block, or the admin secret
+discovery finds), the password is fetched first and passed only in CMD's
+environment: PGPASSWORD (MYSQL_PWD and a 0600 option file named by
+DBTUNNEL_MYSQL_CNF for MySQL) and DATABASE_URL.`,
 		Args: argsAtLeast(2, "exec needs a target name and a command"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			argv, err := splitCommand(cmd, args[1:])
@@ -56,9 +63,15 @@ func (a *app) exec(ctx context.Context, name string, argv []string, rf routeFlag
 		return err
 	}
 	t := targets[0]
+	opener := a.opener(rf.acceptNewHostKey)
+	// The password first: a source that fails should not cost a tunnel.
+	cred, err := opener.Credential(ctx, t)
+	if err != nil {
+		return credentialError(t, err)
+	}
 	// The tunnel lives until the command is done, not until a signal: the
 	// signal goes to the command, which may well keep using the tunnel.
-	tun, err := a.opener(rf.acceptNewHostKey).Open(context.Background(), t)
+	tun, err := opener.Open(context.Background(), t)
 	if err != nil {
 		return err
 	}
@@ -88,8 +101,22 @@ func (a *app) exec(ctx context.Context, name string, argv []string, rf routeFlag
 	}
 	ready.Store(true)
 
+	local := tun.LocalAddr().(*net.TCPAddr)
+	env := t.EnvWith(local, cred)
+	if cred != nil && t.Engine == "mysql" {
+		dir, err := os.MkdirTemp("", "dbtunnel-")
+		if err != nil {
+			return fmt.Errorf("exec %s: %w", t.Name, err)
+		}
+		defer os.RemoveAll(dir)
+		cnf, err := t.WriteMySQLDefaults(dir, local, cred)
+		if err != nil {
+			return err
+		}
+		env = append(env, connect.MySQLDefaultsVar+"="+cnf)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), t.Env(tun.LocalAddr().(*net.TCPAddr))...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.stdout, a.stderr
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(a.stderr, "dbtunnel: %v\n", err)
@@ -120,6 +147,16 @@ func (a *app) exec(ctx context.Context, name string, argv []string, rf routeFlag
 	default:
 		return fmt.Errorf("exec %s: %w", argv[0], err)
 	}
+}
+
+// credentialError adds what the user can do to a failure to fetch the
+// password.
+func credentialError(t connect.Target, err error) error {
+	var ce *creds.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	return fmt.Errorf("%w\n  (to connect without it, set auth: {source: none} on target %s)", err, t.Name)
 }
 
 // exitStatus is the code a shell would report: the command's own, or

@@ -180,6 +180,7 @@ func (d *DBInstance) IAMAuth() *DBInstance {
 func (d *DBInstance) ManagedSecret() *DBInstance {
 	defer d.lock()()
 	d.secret = d.r.secretARN("db")
+	d.r.managedSecret(d.secret, d.user)
 	return d
 }
 
@@ -364,6 +365,7 @@ func (c *DBCluster) IAMAuth() *DBCluster {
 func (c *DBCluster) ManagedSecret() *DBCluster {
 	defer c.lock()()
 	c.secret = c.r.secretARN("cluster")
+	c.r.managedSecret(c.secret, c.user)
 	return c
 }
 
@@ -614,6 +616,9 @@ type Workgroup struct {
 	vpce      string
 	enis      []netIface
 	tags      tags
+	// The namespace's: ListNamespaces reports them.
+	adminUser   string
+	adminSecret string
 }
 
 // ServerlessWorkgroup adds a workgroup (namespace of the same name) whose
@@ -630,6 +635,7 @@ func (r *Region) ServerlessWorkgroup(name string, subnets []*Subnet, sgs ...*Sec
 	w := &Workgroup{
 		r: r, name: name, id: r.f.uuid(), namespace: name, status: "AVAILABLE", port: 5439,
 		subnets: subnets, sgs: sgs, vpce: r.f.hexID("vpce"), enis: r.enis(subnets),
+		adminUser: "admin",
 	}
 	r.workgroups = append(r.workgroups, w)
 	return w

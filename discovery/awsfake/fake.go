@@ -1,6 +1,7 @@
 // Package awsfake is an in-process fake of the AWS APIs that dbtunnel's
 // discovery calls. It speaks the real wire protocols (EC2 query/XML; RDS,
-// Redshift and STS awsquery/XML; SSM and Redshift Serverless JSON 1.1), so
+// Redshift and STS awsquery/XML; SSM, Secrets Manager and Redshift
+// Serverless JSON 1.1), so
 // the real aws-sdk-go-v2 clients and the aws CLI run against it unchanged
 // when pointed at its URL.
 //
@@ -294,7 +295,7 @@ func (f *Fake) WriteSharedConfig(dir string, profiles ...Profile) (configFile, c
 		}
 	}
 	cfg.WriteString("[services awsfake]\n")
-	for _, svc := range []string{"ec2", "ec2_instance_connect", "rds", "redshift", "redshift_serverless", "ssm", "sts"} {
+	for _, svc := range []string{"ec2", "ec2_instance_connect", "rds", "redshift", "redshift_serverless", "secretsmanager", "ssm", "sts"} {
 		fmt.Fprintf(&cfg, "%s =\n  endpoint_url = %s\n", svc, f.URL)
 	}
 	configFile = filepath.Join(dir, "config")

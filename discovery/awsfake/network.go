@@ -27,6 +27,7 @@ type Region struct {
 	rsSubnetGroups []*subnetGroup
 	workgroups     []*Workgroup
 	managed        []*ManagedEndpoint
+	secrets        []*secret
 }
 
 // Name returns the region name.

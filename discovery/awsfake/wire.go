@@ -34,6 +34,7 @@ var targetPrefixes = map[string]string{
 	"AmazonSSM":                    "ssm",
 	"RedshiftServerless":           "redshift-serverless",
 	"AWSEC2InstanceConnectService": "ec2-instance-connect",
+	"secretsmanager":               "secretsmanager",
 }
 
 type handler func(c *call) (any, *apiError)
@@ -62,11 +63,17 @@ var handlers = map[string]map[string]handler{
 	"redshift": {
 		"DescribeClusters":            redshiftDescribeClusters,
 		"DescribeClusterSubnetGroups": redshiftDescribeClusterSubnetGroups,
+		"GetClusterCredentials":       redshiftGetClusterCredentials,
 	},
 	"redshift-serverless": {
 		"ListWorkgroups":     rssListWorkgroups,
 		"GetWorkgroup":       rssGetWorkgroup,
 		"ListEndpointAccess": rssListEndpointAccess,
+		"ListNamespaces":     rssListNamespaces,
+		"GetCredentials":     rssGetCredentials,
+	},
+	"secretsmanager": {
+		"GetSecretValue": smGetSecretValue,
 	},
 	"ssm": {
 		"DescribeInstanceInformation": ssmDescribeInstanceInformation,

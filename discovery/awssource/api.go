@@ -46,6 +46,7 @@ type RedshiftAPI interface {
 type ServerlessAPI interface {
 	ListWorkgroups(ctx context.Context, in *redshiftserverless.ListWorkgroupsInput, optFns ...func(*redshiftserverless.Options)) (*redshiftserverless.ListWorkgroupsOutput, error)
 	ListEndpointAccess(ctx context.Context, in *redshiftserverless.ListEndpointAccessInput, optFns ...func(*redshiftserverless.Options)) (*redshiftserverless.ListEndpointAccessOutput, error)
+	ListNamespaces(ctx context.Context, in *redshiftserverless.ListNamespacesInput, optFns ...func(*redshiftserverless.Options)) (*redshiftserverless.ListNamespacesOutput, error)
 }
 
 // SSMAPI is the part of the Systems Manager client discovery uses.

@@ -273,6 +273,7 @@ func TestAWSFakeDenied(t *testing.T) {
 		"missing permission redshift:DescribeClusterSubnetGroups: the subnets of Redshift clusters are unknown",
 		"missing permission redshift-serverless:ListWorkgroups: Redshift Serverless workgroups are not listed",
 		"missing permission redshift-serverless:ListEndpointAccess: Redshift Serverless managed VPC endpoints are not listed",
+		"missing permission redshift-serverless:ListNamespaces: Redshift Serverless admin secrets are unknown",
 		"missing permission ssm:DescribeInstanceInformation: SSM agent status is unknown",
 	})
 	eq(t, "names", names(inv), []string{"locked", "prod-aurora", "warehouse"})
@@ -352,5 +353,29 @@ func TestAWSFakeScanCached(t *testing.T) {
 	w.check(t, second[0].Inventory)
 	if st, err := os.Stat(cache.Path(scopes[0])); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("cache file: %v %v", st, err)
+	}
+}
+
+// The secrets a database's admin password is kept in come out of discovery
+// with the admin user: RDS's MasterUserSecret, Redshift Serverless's
+// namespace AdminPasswordSecretArn.
+func TestAWSFakeAdminSecrets(t *testing.T) {
+	hermetic(t)
+	w := newWorld(t)
+	w.wg.ManagedAdminSecret()
+	inv, err := w.viaLoadOptions().Discover(context.Background(), discovery.Scope{Region: fakeRegion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := db(t, inv, "prod-aurora")
+	if a.MasterUserSecretARN != w.aurora.SecretARN() || a.MasterUsername != "postgres" {
+		t.Errorf("aurora: secret %q user %q, want %q postgres", a.MasterUserSecretARN, a.MasterUsername, w.aurora.SecretARN())
+	}
+	if l := db(t, inv, "locked"); l.MasterUserSecretARN != "" || l.MasterUsername != "postgres" {
+		t.Errorf("an instance without a managed secret: %q %q", l.MasterUserSecretARN, l.MasterUsername)
+	}
+	s := db(t, inv, "analytics")
+	if s.MasterUserSecretARN != w.wg.AdminSecretARN() || s.MasterUsername != "admin" || s.Namespace != "analytics" || s.MasterUserSecretARN == "" {
+		t.Errorf("serverless: secret %q user %q namespace %q, want %q", s.MasterUserSecretARN, s.MasterUsername, s.Namespace, w.wg.AdminSecretARN())
 	}
 }

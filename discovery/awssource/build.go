@@ -304,6 +304,7 @@ func (b dbBuilder) clusters() []discovery.Database {
 			Status:              aws.ToString(c.Status),
 			IAMAuth:             aws.ToBool(c.IAMDatabaseAuthenticationEnabled),
 			MasterUserSecretARN: masterSecret(c.MasterUserSecret),
+			MasterUsername:      aws.ToString(c.MasterUsername),
 			Tags:                rdsTags(c.TagList),
 		}
 		if g, ok := groups[aws.ToString(c.DBSubnetGroup)]; ok {
@@ -349,6 +350,7 @@ func (b dbBuilder) instances() []discovery.Database {
 			Status:              aws.ToString(in.DBInstanceStatus),
 			IAMAuth:             aws.ToBool(in.IAMDatabaseAuthenticationEnabled),
 			MasterUserSecretARN: masterSecret(in.MasterUserSecret),
+			MasterUsername:      aws.ToString(in.MasterUsername),
 			Tags:                rdsTags(in.TagList),
 		}
 		if g := in.DBSubnetGroup; g != nil {
@@ -447,6 +449,7 @@ func (b dbBuilder) redshiftClusters() []discovery.Database {
 			VPCID:               aws.ToString(c.VpcId),
 			Status:              aws.ToString(c.ClusterStatus),
 			MasterUserSecretARN: aws.ToString(c.MasterPasswordSecretArn),
+			MasterUsername:      aws.ToString(c.MasterUsername),
 		}
 		for _, g := range c.VpcSecurityGroups {
 			d.SecurityGroups = append(d.SecurityGroups, aws.ToString(g.VpcSecurityGroupId))
@@ -484,6 +487,10 @@ func (b dbBuilder) workgroups() []discovery.Database {
 		wg := aws.ToString(e.WorkgroupName)
 		access[wg] = append(access[wg], e)
 	}
+	namespaces := map[string]rsstypes.Namespace{}
+	for _, n := range b.r.namespaces {
+		namespaces[aws.ToString(n.NamespaceName)] = n
+	}
 	out := make([]discovery.Database, 0, len(b.r.workgroups))
 	listed := map[string]bool{}
 	for _, w := range b.r.workgroups {
@@ -496,6 +503,11 @@ func (b dbBuilder) workgroups() []discovery.Database {
 			SubnetIDs:      w.SubnetIds,
 			SecurityGroups: slices.Clone(w.SecurityGroupIds),
 			Status:         string(w.Status),
+			Namespace:      aws.ToString(w.NamespaceName),
+		}
+		if n, ok := namespaces[d.Namespace]; ok {
+			d.MasterUserSecretARN = aws.ToString(n.AdminPasswordSecretArn)
+			d.MasterUsername = aws.ToString(n.AdminUsername)
 		}
 		if e := w.Endpoint; e != nil {
 			for _, ve := range e.VpcEndpoints {

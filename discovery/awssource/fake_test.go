@@ -40,6 +40,7 @@ type fakeAWS struct {
 	rsSubnetGroups   []rstypes.ClusterSubnetGroup
 	workgroups       []rsstypes.Workgroup
 	endpointAccess   []rsstypes.EndpointAccess
+	namespaces       []rsstypes.Namespace
 	instanceInfo     []ssmtypes.InstanceInformation
 
 	pageSize int              // 0: everything in one page
@@ -239,6 +240,14 @@ func (f *fakeAWS) ListEndpointAccess(ctx context.Context, in *redshiftserverless
 	}
 	items, next := page(f.endpointAccess, in.NextToken, f.pageSize)
 	return &redshiftserverless.ListEndpointAccessOutput{Endpoints: items, NextToken: next}, nil
+}
+
+func (f *fakeAWS) ListNamespaces(ctx context.Context, in *redshiftserverless.ListNamespacesInput, _ ...func(*redshiftserverless.Options)) (*redshiftserverless.ListNamespacesOutput, error) {
+	if err := f.begin(opNamespaces, in.NextToken); err != nil {
+		return nil, err
+	}
+	items, next := page(f.namespaces, in.NextToken, f.pageSize)
+	return &redshiftserverless.ListNamespacesOutput{Namespaces: items, NextToken: next}, nil
 }
 
 func (f *fakeAWS) DescribeInstanceInformation(ctx context.Context, in *ssm.DescribeInstanceInformationInput, _ ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error) {

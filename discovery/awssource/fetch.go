@@ -41,6 +41,7 @@ const (
 	opRSSubnetGroups   = "redshift:DescribeClusterSubnetGroups"
 	opWorkgroups       = "redshift-serverless:ListWorkgroups"
 	opEndpointAccess   = "redshift-serverless:ListEndpointAccess"
+	opNamespaces       = "redshift-serverless:ListNamespaces"
 	opInstanceInfo     = "ssm:DescribeInstanceInformation"
 	maxPages           = 10000
 	ssmPageSize        = 50
@@ -64,6 +65,7 @@ type raw struct {
 	rsSubnetGroups   []rstypes.ClusterSubnetGroup
 	workgroups       []rsstypes.Workgroup
 	endpointAccess   []rsstypes.EndpointAccess
+	namespaces       []rsstypes.Namespace
 	instanceInfo     []ssmtypes.InstanceInformation
 
 	// failed holds the operations that did not complete; their fields
@@ -203,6 +205,11 @@ func (r *runner) tasks(out *raw) []task {
 		{opEndpointAccess, "Redshift Serverless managed VPC endpoints are not listed", func(ctx context.Context) error {
 			return drain(ctx, redshiftserverless.NewListEndpointAccessPaginator(c.Serverless, &redshiftserverless.ListEndpointAccessInput{}, func(o *redshiftserverless.ListEndpointAccessPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *redshiftserverless.ListEndpointAccessOutput) {
 				out.endpointAccess = append(out.endpointAccess, page.Endpoints...)
+			})
+		}},
+		{opNamespaces, "Redshift Serverless admin secrets are unknown", func(ctx context.Context) error {
+			return drain(ctx, redshiftserverless.NewListNamespacesPaginator(c.Serverless, &redshiftserverless.ListNamespacesInput{}, func(o *redshiftserverless.ListNamespacesPaginatorOptions) { o.StopOnDuplicateToken = true }), func(page *redshiftserverless.ListNamespacesOutput) {
+				out.namespaces = append(out.namespaces, page.Namespaces...)
 			})
 		}},
 		{opInstanceInfo, "SSM agent status is unknown", func(ctx context.Context) error {

@@ -411,7 +411,7 @@ func TestEveryCallFailingIsAnError(t *testing.T) {
 var allOps = []string{
 	opCallerIdentity, opInstances, opSecurityGroups, opSubnets, opRouteTables, opVPCEndpoints,
 	opDBInstances, opDBClusters, opClusterEndpoints, opDBProxies, opProxyEndpoints, opDBSubnetGroups,
-	opRSClusters, opRSSubnetGroups, opWorkgroups, opEndpointAccess, opInstanceInfo,
+	opRSClusters, opRSSubnetGroups, opWorkgroups, opEndpointAccess, opNamespaces, opInstanceInfo,
 }
 
 func TestEveryOpIsCalledOnce(t *testing.T) {

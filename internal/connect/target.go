@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/dbtunnel/dbtunnel/config"
 	"github.com/dbtunnel/dbtunnel/discovery"
+	"github.com/dbtunnel/dbtunnel/internal/creds"
 )
 
 // Target is a database resolved to one way in.
@@ -31,6 +31,10 @@ type Target struct {
 	User      string
 	DBName    string
 	SSLMode   string
+	// SSLRootCert is the CA bundle for sslmode verify-ca/verify-full.
+	SSLRootCert string
+	// Auth is where the password comes from; nil: none.
+	Auth *creds.Request
 	// Profile and Region are the AWS scope an SSM route is opened in.
 	Profile, Region string
 	// Sessions spreads an SSM route's connections over N sessions.
@@ -121,8 +125,17 @@ func (r *Resolver) backends() []string {
 	return r.Backends
 }
 
-// Resolve finds the target called name and applies the overrides.
+// Resolve finds the target called name, applies the overrides and says
+// where its password comes from.
 func (r *Resolver) Resolve(ctx context.Context, name string, o Overrides) (Target, error) {
+	t, err := r.resolveRoute(ctx, name, o)
+	if err != nil {
+		return Target{}, err
+	}
+	return withAuth(t, r.Config.Targets[name])
+}
+
+func (r *Resolver) resolveRoute(ctx context.Context, name string, o Overrides) (Target, error) {
 	ct, ok := r.Config.Targets[name]
 	if ok && ct.Host != "" {
 		return r.resolveExplicit(name, ct, o)
@@ -321,56 +334,6 @@ func engineOf(engine string, port int) string {
 		return "mysql"
 	}
 	return ""
-}
-
-// Env is what `exec` adds to the command's environment for a tunnel
-// listening on local: the libpq and MySQL client variables and DATABASE_URL.
-func (t Target) Env(local *net.TCPAddr) []string {
-	host, port := local.IP.String(), strconv.Itoa(local.Port)
-	env := []string{
-		"PGHOST=" + host,
-		"PGPORT=" + port,
-		"MYSQL_HOST=" + host,
-		"MYSQL_TCP_PORT=" + port,
-	}
-	sslmode := t.SSLMode
-	if sslmode == "" {
-		// The tunnel's local end never matches the certificate's name,
-		// so verify-full cannot work here; prefer keeps TLS where the
-		// server offers it, as libpq does by default.
-		sslmode = "prefer"
-	}
-	env = append(env, "PGSSLMODE="+sslmode)
-	if t.User != "" {
-		env = append(env, "PGUSER="+t.User)
-	}
-	if t.DBName != "" {
-		env = append(env, "PGDATABASE="+t.DBName)
-	}
-	return append(env, "DATABASE_URL="+t.URL(local))
-}
-
-// URL is the connection string for the tunnel's local end, without a
-// password.
-func (t Target) URL(local *net.TCPAddr) string {
-	u := url.URL{Scheme: "postgres", Host: local.String()}
-	if t.Engine == "mysql" {
-		u.Scheme = "mysql"
-	}
-	if t.User != "" {
-		u.User = url.User(t.User)
-	}
-	if t.DBName != "" {
-		u.Path = "/" + t.DBName
-	}
-	if u.Scheme != "mysql" {
-		sslmode := t.SSLMode
-		if sslmode == "" {
-			sslmode = "prefer"
-		}
-		u.RawQuery = url.Values{"sslmode": {sslmode}}.Encode()
-	}
-	return u.String()
 }
 
 // Scope is where the target lives in AWS: its profile, region and role.
