@@ -12,7 +12,7 @@ import (
 // NO_COLOR (the renderer then drops colours and keeps bold and reverse).
 type styles struct {
 	title, header, group, dim, selected, key, err lipgloss.Style
-	ok, blocked, unknown                         lipgloss.Style
+	ok, blocked, unknown                          lipgloss.Style
 }
 
 func newStyles() styles {
