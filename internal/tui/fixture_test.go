@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
@@ -176,12 +175,3 @@ func typeText(m *Model, s string) {
 // plain is the screen as a terminal with NO_COLOR shows its text.
 func plain(m *Model) string { return ansi.Strip(m.View().Content) }
 
-func TestRenderSmoke(t *testing.T) {
-	m := newLoaded(t, fixtureOptions(t))
-	t.Log("\n" + plain(m))
-	press(m, "down", "down", "enter")
-	t.Log("\n" + plain(m))
-	if !strings.Contains(plain(m), "Routes") {
-		t.Fatal("no details")
-	}
-}

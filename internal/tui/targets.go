@@ -244,7 +244,7 @@ func (m *Model) scopesLine(w int) string {
 		case s.scanning:
 			parts = append(parts, m.spin.View()+" "+s.scope.String())
 		case s.err != nil:
-			parts = append(parts, m.st.err.Render("✗ "+s.scope.String()+" failed"))
+			parts = append(parts, m.st.err.Render("✗ "+s.scope.String()))
 		default:
 			parts = append(parts, m.st.ok.Render("✓")+" "+s.scope.String()+fmt.Sprintf(" (%d)", n))
 		}
