@@ -115,14 +115,28 @@ func (m *Model) targetsKey(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// Column widths of the list at 80 columns; the name column takes what a
-// wider terminal adds, and the endpoint gets a column of its own from 150.
+// Fixed column widths of the list.
 const (
 	colMark    = 2
 	colVerdict = 10
 	colKind    = 15
-	colEngine  = 14
 )
+
+type columns struct{ name, engine, endpoint int }
+
+// columnsFor sizes the list for a terminal w wide: at 80 the route gets
+// about 20 cells and the name what is left; from 150 the endpoint gets a
+// column of its own (below, the selected row's endpoint is in the footer).
+func columnsFor(w int) columns {
+	if w >= 150 {
+		c := columns{engine: 19, endpoint: 64}
+		c.name = max(20, w-colMark-colVerdict-colKind-c.engine-c.endpoint-34)
+		return c
+	}
+	c := columns{engine: 14}
+	c.name = max(12, w-colMark-colVerdict-colKind-c.engine-21)
+	return c
+}
 
 func (m *Model) targetsView(w, h int) []string {
 	t := &m.targets
@@ -132,14 +146,10 @@ func (m *Model) targetsView(w, h int) []string {
 	} else {
 		lines = append(lines, m.st.dim.Render(fmt.Sprintf("%d targets · / to filter", len(m.rows))))
 	}
-	showEndpoint := w >= 150
-	nameW := max(12, w-colMark-colVerdict-colKind-colEngine-21)
-	if showEndpoint {
-		nameW = max(20, (w-colMark-colVerdict-colKind-colEngine)/4)
-	}
-	header := pad("", colMark) + pad("VERDICT", colVerdict) + pad("NAME", nameW) + pad("KIND", colKind) + pad("ENGINE", colEngine)
-	if showEndpoint {
-		header += pad("ENDPOINT", (w-ansi.StringWidth(header))/2)
+	c := columnsFor(w)
+	header := pad("", colMark) + pad("VERDICT", colVerdict) + pad("NAME", c.name) + pad("KIND", colKind) + pad("ENGINE", c.engine)
+	if c.endpoint > 0 {
+		header += pad("ENDPOINT", c.endpoint)
 	}
 	lines = append(lines, m.st.header.Render(header+"ROUTE"))
 
@@ -186,9 +196,9 @@ func (m *Model) targetsView(w, h int) []string {
 		if !r.judged {
 			verdict = verdictMark("")
 		}
-		line := mark + m.st.verdict(r.verdict, pad(verdict, colVerdict)) + pad(r.name, nameW) + pad(r.kind, colKind) + pad(r.engine, colEngine)
-		if showEndpoint {
-			line += pad(r.endpoint, (w-colMark-colVerdict-nameW-colKind-colEngine)/2)
+		line := mark + m.st.verdict(r.verdict, pad(verdict, colVerdict)) + pad(r.name, c.name) + pad(r.kind, colKind) + pad(r.engine, c.engine)
+		if c.endpoint > 0 {
+			line += pad(r.endpoint, c.endpoint)
 		}
 		line += r.route
 		if it.row == t.cursor {
