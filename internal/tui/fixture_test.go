@@ -174,4 +174,3 @@ func typeText(m *Model, s string) {
 
 // plain is the screen as a terminal with NO_COLOR shows its text.
 func plain(m *Model) string { return ansi.Strip(m.View().Content) }
-

@@ -304,5 +304,7 @@ func TestSparkline(t *testing.T) {
 
 type nopDialer struct{}
 
-func (nopDialer) DialContext(ctx context.Context) (net.Conn, error) { return nil, errors.New("no backend") }
-func (nopDialer) Close() error                                      { return nil }
+func (nopDialer) DialContext(ctx context.Context) (net.Conn, error) {
+	return nil, errors.New("no backend")
+}
+func (nopDialer) Close() error { return nil }
