@@ -92,7 +92,7 @@ func withChecks(r discovery.Route) discovery.Route {
 	return r
 }
 
-func fixtureConfig(t *testing.T) *config.Config {
+func fixtureConfig(t testing.TB) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse("", []byte(`targets:
   legacy:
@@ -109,7 +109,7 @@ func fixtureConfig(t *testing.T) *config.Config {
 	return cfg
 }
 
-func fixtureOptions(t *testing.T) Options {
+func fixtureOptions(t testing.TB) Options {
 	return Options{
 		Config: fixtureConfig(t),
 		Source: memSource{invs: fixtureInventories()},
