@@ -122,7 +122,11 @@ func (m *Model) detailsView(w, h int) []string {
 	lines := []string{m.st.title.Render(r.name) + "  " + r.kind + "  " + r.engine}
 	db, discovered := r.database()
 	if discovered {
-		lines = append(lines, fmt.Sprintf("in %s · %s · %s", d.found.Scope, db.VPCID, db.Status))
+		where := fmt.Sprintf("in %s · %s", d.found.Scope, db.VPCID)
+		if db.Status != "" {
+			where += " · " + db.Status
+		}
+		lines = append(lines, where)
 		ep := d.found.Endpoint
 		label := ep.Role
 		if ep.Name != "" {

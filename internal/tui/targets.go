@@ -253,6 +253,8 @@ func (m *Model) scopesLine(w int) string {
 			parts = append(parts, m.spin.View()+" "+s.scope.String()+fmt.Sprintf(" (%d cached)", n))
 		case s.scanning:
 			parts = append(parts, m.spin.View()+" "+s.scope.String())
+		case s.err != nil && s.inv != nil:
+			parts = append(parts, m.st.err.Render("✗ "+s.scope.String())+fmt.Sprintf(" (%d cached)", n))
 		case s.err != nil:
 			parts = append(parts, m.st.err.Render("✗ "+s.scope.String()))
 		default:
