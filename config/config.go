@@ -31,8 +31,11 @@ type Config struct {
 	Path      string // file loaded; "" when none was found
 	Defaults  Defaults
 	Discovery Discovery
-	Targets   map[string]*Target // by name; never nil after Load or Parse
-	Order     []string           // target names in file order
+	// Profiles are the file's own profiles, each a role assumed with an
+	// AWS profile's credentials; usable wherever a profile is named.
+	Profiles map[string]*Profile
+	Targets  map[string]*Target // by name; never nil after Load or Parse
+	Order    []string           // target names in file order
 
 	// src remembers where each key was written so that Validate can point
 	// at it; nil for a Config built in code.
@@ -53,6 +56,33 @@ type Discovery struct {
 	CacheTTL time.Duration
 }
 
+// Role is an IAM role to assume, as the AWS CLI's role_arn, external_id
+// and mfa_serial.
+type Role struct {
+	ARN        string // arn:aws:iam::123456789012:role/NAME
+	ExternalID string
+	MFASerial  string // the MFA device; its code is asked on the terminal
+}
+
+// Profile is a profile defined in dbtunnel's file rather than the AWS
+// config: Role assumed with SourceProfile's credentials. For users who
+// reach other accounts (seed 003) without editing ~/.aws/config.
+type Profile struct {
+	Name          string
+	SourceProfile string // AWS profile; "" means the SDK's default credentials
+	Role          Role
+}
+
+// RoleFor is the role a target or scope with this profile name assumes,
+// and the AWS profile whose credentials assume it: the file's profile of
+// that name if there is one, else none and the name itself.
+func (c *Config) RoleFor(profile string) (awsProfile string, role Role) {
+	if p := c.Profiles[profile]; p != nil {
+		return p.SourceProfile, p.Role
+	}
+	return profile, Role{}
+}
+
 // Target is one named database the user can tunnel to: either discovered
 // (Database set) or explicit (Host and Port set).
 type Target struct {
@@ -67,11 +97,18 @@ type Target struct {
 	Bastion   string // "auto", an instance id, or "tag:Key=Value"; "" means auto
 	LocalPort int    // 0: a stable free port is chosen
 	Sessions  int    // SSM sessions to spread connections over; 0 means 1
+	// Keepalive, SSM only: send a no-op this often on an idle session so
+	// the service's idle timeout does not end it. 0 (the default) leaves
+	// the account's idle policy in force.
+	Keepalive time.Duration
 	Engine    string // lowercased, e.g. postgres, mysql, redshift
 	User      string // database user
 	DBName    string // database name
 	SSLMode   string // libpq sslmode
 	SSH       *SSH   // nil when the file has no ssh block
+	// Role, when set, is assumed with the profile's credentials for
+	// everything about this target: discovery and the tunnel.
+	Role Role
 }
 
 // SSH describes how to reach an SSH bastion when discovery is not used to

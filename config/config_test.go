@@ -179,6 +179,42 @@ func errorCases() []errorCase {
 			"targets:",
 			"  x: {database: d, sessions: 2}",
 		), []string{`t.yaml:3:20: targets.x.sessions: only applies with via ssm or auto (via is ssh from defaults.via)`}},
+		{"profiles written as a list", y(
+			"profiles: [dev, prod]",
+		), []string{`t.yaml:1:1: profiles: expected a mapping of profile names to role settings (got a list); the profiles to search go in discovery.profiles`}},
+		{"bad roles", y(
+			"profiles:",
+			"  prod: {source_profile: dev}",
+			"  ops:",
+			"    source_profile: prod",
+			"    role_arn: arn:aws:iam::123456789012:user/me",
+			"    mfa_serial: my phone",
+			"targets:",
+			"  x: {database: d, external_id: abc}",
+			"  y: {database: d, profile: prod, role_arn: 'arn:aws:iam::210987654321:role/db'}",
+		), []string{
+			`t.yaml:2:3: profiles.prod: needs role_arn: a profile defined here is a role assumed with source_profile's credentials`,
+			`t.yaml:4:5: profiles.ops.source_profile: prod is itself defined in this file; roles are not chained: use a profile from the AWS config`,
+			`t.yaml:5:5: profiles.ops.role_arn: must be a role ARN such as arn:aws:iam::123456789012:role/NAME (got "arn:aws:iam::123456789012:user/me")`,
+			`t.yaml:6:5: profiles.ops.mfa_serial: must be an MFA device ARN or serial number (got "my phone")`,
+			`t.yaml:8:20: targets.x.external_id: only applies with role_arn`,
+			`t.yaml:9:35: targets.y.role_arn: profile prod already assumes a role; roles are not chained: give the target a profile from the AWS config`,
+		}},
+		{"keepalive with via ssh", y(
+			"targets:",
+			"  x:",
+			"    database: d",
+			"    via: ssh",
+			"    keepalive: 5m",
+		), []string{`t.yaml:5:5: targets.x.keepalive: only applies with via ssm or auto (via is ssh)`}},
+		{"bad keepalives", y(
+			"targets:",
+			"  x: {database: d, keepalive: -1s}",
+			"  y: {database: d, keepalive: often}",
+		), []string{
+			`t.yaml:2:20: targets.x.keepalive: must be positive (got -1s)`,
+			`t.yaml:3:20: targets.y.keepalive: expected a duration such as "10m" or "1h30m" (got "often")`,
+		}},
 		{"bad bastions", y(
 			"targets:",
 			"  a: {database: d, bastion: i-123}",
@@ -780,5 +816,33 @@ func TestDiscoveredTargetSSHLoginOnly(t *testing.T) {
 	}
 	if s := cfg.Targets["x"].SSH; s == nil || s.User != "ubuntu" || s.IdentityFile != "/home/u/.ssh/k" || s.Host != "" {
 		t.Fatalf("ssh = %+v", s)
+	}
+}
+
+func TestRoles(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(y(
+		"profiles:",
+		"  prod:",
+		"    source_profile: dev",
+		"    role_arn: arn:aws:iam::210987654321:role/dbtunnel",
+		"    external_id: ext-1",
+		"    mfa_serial: arn:aws:iam::123456789012:mfa/me",
+		"targets:",
+		"  a: {database: d, profile: prod}",
+		"  b: {database: d, profile: dev, role_arn: 'arn:aws-cn:iam::210987654321:role/path/db'}",
+	)), "/home/u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, role := c.RoleFor("prod")
+	want := Role{ARN: "arn:aws:iam::210987654321:role/dbtunnel", ExternalID: "ext-1", MFASerial: "arn:aws:iam::123456789012:mfa/me"}
+	if src != "dev" || role != want {
+		t.Fatalf("RoleFor(prod) = %q, %+v", src, role)
+	}
+	if src, role := c.RoleFor("dev"); src != "dev" || role != (Role{}) {
+		t.Fatalf("RoleFor(dev) = %q, %+v", src, role)
+	}
+	if got := c.Targets["b"].Role.ARN; got != "arn:aws-cn:iam::210987654321:role/path/db" {
+		t.Fatalf("target role %q", got)
 	}
 }

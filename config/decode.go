@@ -111,14 +111,16 @@ func (d *decoder) document(data []byte, c *Config) {
 	}
 	hints := map[string]string{
 		"profile": "defaults", "region": "defaults", "via": "defaults",
-		"profiles": "discovery", "regions": "discovery", "cache_ttl": "discovery",
+		"regions": "discovery", "cache_ttl": "discovery",
 	}
-	for _, e := range d.fields("", root, []string{"defaults", "discovery", "targets"}, hints) {
+	for _, e := range d.fields("", root, []string{"defaults", "discovery", "profiles", "targets"}, hints) {
 		switch e.name {
 		case "defaults":
 			d.defaults(e.path, e.val, &c.Defaults)
 		case "discovery":
 			d.discovery(e.path, e.val, &c.Discovery)
+		case "profiles":
+			d.profiles(e.path, e.val, c)
 		case "targets":
 			d.targets(e.path, e.val, c)
 		}
@@ -152,6 +154,40 @@ func (d *decoder) discovery(path string, n *yaml.Node, out *Discovery) {
 	}
 }
 
+// profiles is the top-level mapping of the file's own profiles. A list
+// there is most likely discovery.profiles written one level too high.
+func (d *decoder) profiles(path string, n *yaml.Node, c *Config) {
+	if r := resolve(n); r.Kind == yaml.SequenceNode {
+		d.fail(path, "expected a mapping of profile names to role settings (got a list); the profiles to search go in discovery.profiles")
+		return
+	}
+	c.Profiles = map[string]*Profile{}
+	for _, e := range d.fields(path, n, nil, nil) {
+		p := &Profile{Name: e.name}
+		for _, f := range d.fields(e.path, e.val, []string{"source_profile", "role_arn", "external_id", "mfa_serial"}, nil) {
+			switch f.name {
+			case "source_profile":
+				p.SourceProfile = d.str(f.path, f.val)
+			default:
+				d.role(f, &p.Role)
+			}
+		}
+		c.Profiles[e.name] = p
+	}
+}
+
+// role decodes one of role_arn, external_id and mfa_serial into r.
+func (d *decoder) role(e entry, r *Role) {
+	switch e.name {
+	case "role_arn":
+		r.ARN = d.str(e.path, e.val)
+	case "external_id":
+		r.ExternalID = d.str(e.path, e.val)
+	case "mfa_serial":
+		r.MFASerial = d.str(e.path, e.val)
+	}
+}
+
 func (d *decoder) targets(path string, n *yaml.Node, c *Config) {
 	// nil known keys: any name is accepted here; validate checks its form.
 	for _, e := range d.fields(path, n, nil, nil) {
@@ -163,7 +199,8 @@ func (d *decoder) targets(path string, n *yaml.Node, c *Config) {
 func (d *decoder) target(path, name string, n *yaml.Node) *Target {
 	known := []string{
 		"profile", "region", "database", "endpoint", "host", "port", "via", "bastion",
-		"local_port", "sessions", "engine", "user", "dbname", "sslmode", "ssh",
+		"local_port", "sessions", "keepalive", "engine", "user", "dbname", "sslmode", "ssh",
+		"role_arn", "external_id", "mfa_serial",
 	}
 	hints := map[string]string{"identity_file": "ssh", "known_hosts": "ssh", "proxy_jump": "ssh"}
 	t := &Target{Name: name}
@@ -189,6 +226,8 @@ func (d *decoder) target(path, name string, n *yaml.Node) *Target {
 			t.LocalPort = d.integer(e.path, e.val)
 		case "sessions":
 			t.Sessions = d.integer(e.path, e.val)
+		case "keepalive":
+			t.Keepalive = d.duration(e.path, e.val)
 		case "engine":
 			// Engines are compared case-insensitively everywhere (RDS
 			// reports "aurora-postgresql", users write "Postgres").
@@ -201,6 +240,8 @@ func (d *decoder) target(path, name string, n *yaml.Node) *Target {
 			t.SSLMode = d.str(e.path, e.val)
 		case "ssh":
 			t.SSH = d.ssh(e.path, e.val)
+		case "role_arn", "external_id", "mfa_serial":
+			d.role(e, &t.Role)
 		}
 	}
 	return t

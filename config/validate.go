@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -109,6 +110,24 @@ func (c *Config) validate() Errors {
 		v.errorf(p, "must be positive (got %s)", c.Discovery.CacheTTL)
 	}
 
+	profiles := make([]string, 0, len(c.Profiles))
+	for name := range c.Profiles {
+		profiles = append(profiles, name)
+	}
+	slices.Sort(profiles)
+	for _, name := range profiles {
+		p := join("profiles", name)
+		if pr := c.Profiles[name]; pr != nil {
+			if !v.set(p+sep+"role_arn", pr.Role.ARN != "") {
+				v.errorf(p, "needs role_arn: a profile defined here is a role assumed with source_profile's credentials")
+			}
+			v.role(p, pr.Role)
+			if sp := p + sep + "source_profile"; v.check(sp, pr.SourceProfile != "") && c.Profiles[pr.SourceProfile] != nil {
+				v.errorf(sp, "%s is itself defined in this file; roles are not chained: use a profile from the AWS config", pr.SourceProfile)
+			}
+		}
+	}
+
 	// The via a target ends up with decides which keys make sense; it is
 	// only known when both it and the default are valid.
 	defVia, defFrom := ViaAuto, ""
@@ -136,6 +155,13 @@ func (c *Config) validate() Errors {
 			}
 		}
 		v.target(join("targets", name), name, t, via, from)
+		profile := t.Profile
+		if profile == "" {
+			profile = c.Defaults.Profile
+		}
+		if p := join("targets", name) + sep + "role_arn"; v.check(p, t.Role.ARN != "") && c.Profiles[profile] != nil {
+			v.errorf(p, "profile %s already assumes a role; roles are not chained: give the target a profile from the AWS config", profile)
+		}
 	}
 	return v.errs
 }
@@ -144,6 +170,7 @@ func (c *Config) validate() Errors {
 // and from says where it came from, for messages.
 func (v *checker) target(path, name string, t *Target, via, from string) {
 	at := func(key string) string { return path + sep + key }
+	v.role(path, t.Role)
 	if !validName(name) {
 		v.errorf(path, "invalid target name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", name)
 	}
@@ -178,6 +205,14 @@ func (v *checker) target(path, name string, t *Target, via, from string) {
 		case t.Sessions < 0:
 			v.errorf(p, "must be 0 or more (got %d)", t.Sessions)
 		case t.Sessions > 1 && via == ViaSSH:
+			v.errorf(p, "only applies with via ssm or auto (via is ssh%s)", from)
+		}
+	}
+	if p := at("keepalive"); v.check(p, t.Keepalive != 0) {
+		switch {
+		case t.Keepalive < 0:
+			v.errorf(p, "must be positive (got %s)", t.Keepalive)
+		case via == ViaSSH:
 			v.errorf(p, "only applies with via ssm or auto (via is ssh%s)", from)
 		}
 	}
@@ -267,4 +302,24 @@ func validBastion(s string) bool {
 
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// roleARN matches an IAM role's ARN in any partition.
+var roleARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
+
+// role checks the role keys under path.
+func (v *checker) role(path string, r Role) {
+	at := func(key string) string { return path + sep + key }
+	hasARN := v.set(at("role_arn"), r.ARN != "")
+	if p := at("role_arn"); v.check(p, r.ARN != "") && !roleARN.MatchString(r.ARN) {
+		v.errorf(p, "must be a role ARN such as arn:aws:iam::123456789012:role/NAME (got %q)", r.ARN)
+	}
+	for key, val := range map[string]string{"external_id": r.ExternalID, "mfa_serial": r.MFASerial} {
+		if p := at(key); v.set(p, val != "") && !hasARN {
+			v.errorf(p, "only applies with role_arn")
+		}
+	}
+	if p := at("mfa_serial"); v.check(p, r.MFASerial != "") && strings.ContainsAny(r.MFASerial, " \t") {
+		v.errorf(p, "must be an MFA device ARN or serial number (got %q)", r.MFASerial)
+	}
 }

@@ -58,7 +58,12 @@ func (c *Cache) now() time.Time {
 
 // Path is the file that holds scope's inventory.
 func (c *Cache) Path(scope Scope) string {
-	return filepath.Join(c.Dir, "inventory."+fileSafe(scope.Profile)+"."+fileSafe(scope.Region)+".json")
+	name := fileSafe(scope.Profile) + "." + fileSafe(scope.Region)
+	if scope.Role.ARN != "" {
+		// The same profile name through another role is another account.
+		name += "." + fileSafe(scope.Role.ARN)
+	}
+	return filepath.Join(c.Dir, "inventory."+name+".json")
 }
 
 // fileSafe escapes s into a file-name part: letters, digits, '-' stay,

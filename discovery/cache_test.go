@@ -137,7 +137,9 @@ func TestCachePathsAreDistinct(t *testing.T) {
 	c := &Cache{Dir: "/c"}
 	seen := map[string]Scope{}
 	for _, s := range []Scope{
-		{"", "r"}, {"_", "r"}, {"default", "r"}, {"a.b", "r"}, {"a", "b.r"}, {"a/b", "r"}, {"a%2Fb", "r"}, {"..", "r"},
+		{"", "r", Role{}}, {"_", "r", Role{}}, {"default", "r", Role{}}, {"a.b", "r", Role{}}, {"a", "b.r", Role{}},
+		{"a/b", "r", Role{}}, {"a%2Fb", "r", Role{}}, {"..", "r", Role{}},
+		{"a", "r", Role{ARN: "arn:aws:iam::210987654321:role/x", SourceProfile: "a"}},
 	} {
 		p := c.Path(s)
 		if filepath.Dir(p) != "/c" {

@@ -16,10 +16,24 @@ type Source interface {
 	Discover(ctx context.Context, scope Scope) (*Inventory, error)
 }
 
-// Scope is one AWS profile in one region.
+// Scope is one AWS profile in one region, optionally through a role.
 type Scope struct {
 	Profile string `json:"profile"`
 	Region  string `json:"region"`
+	// Role, when set, is assumed with Role.SourceProfile's credentials and
+	// the scope is the role's account; Profile is then the name the user
+	// gave it.
+	Role Role `json:"role,omitzero"`
+}
+
+// Role is an IAM role assumed for a scope (another account, seed 003).
+type Role struct {
+	ARN        string `json:"arn"`
+	ExternalID string `json:"external_id,omitempty"`
+	MFASerial  string `json:"mfa_serial,omitempty"`
+	// SourceProfile is the AWS profile whose credentials assume the role;
+	// "" means the SDK's default credentials.
+	SourceProfile string `json:"source_profile,omitempty"`
 }
 
 func (s Scope) String() string {
@@ -27,7 +41,21 @@ func (s Scope) String() string {
 	if p == "" {
 		p = "default"
 	}
+	if s.Role.ARN != "" && s.Role.SourceProfile == s.Profile {
+		// A target's own role: the profile alone would name the wrong
+		// account.
+		return p + "/" + s.Region + " as " + s.Role.ARN
+	}
 	return p + "/" + s.Region
+}
+
+// AWSProfile is the profile whose configuration and credentials are loaded
+// for the scope: the role's source when there is a role.
+func (s Scope) AWSProfile() string {
+	if s.Role.ARN != "" {
+		return s.Role.SourceProfile
+	}
+	return s.Profile
 }
 
 // Kind is the kind of database, as `ls --json` names it.

@@ -9,8 +9,12 @@ const (
 	StateConnecting   State = "connecting"
 	StateReady        State = "ready"
 	StateReconnecting State = "reconnecting"
-	StateFailed       State = "failed"
-	StateClosed       State = "closed"
+	// StateIdle: the backend ended the session for inactivity (the SSM
+	// service's idle timeout, the account's policy). No new session is made
+	// until a client connects, so the policy holds.
+	StateIdle   State = "idle"
+	StateFailed State = "failed"
+	StateClosed State = "closed"
 )
 
 // Event reports a change of State. Events for one tunnel arrive in order.
@@ -24,7 +28,7 @@ type Event struct {
 	// (reconnecting only).
 	Delay time.Duration
 	// Err is why the session was lost or could not be made (reconnecting,
-	// failed).
+	// idle, failed).
 	Err error
 }
 

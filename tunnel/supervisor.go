@@ -1,8 +1,20 @@
 package tunnel
 
 import (
+	"errors"
 	"time"
 )
+
+// idler is implemented by backend errors that may say the session ended
+// for inactivity.
+type idler interface{ Idle() bool }
+
+// IsIdle reports whether err (or one it wraps) says the backend ended the
+// session because it was idle.
+func IsIdle(err error) bool {
+	var i idler
+	return errors.As(err, &i) && i.Idle()
+}
 
 // supervise keeps the backend session up: it connects, reports ready, and
 // after a loss or a failed attempt tries again with backoff, for as long as
@@ -56,12 +68,31 @@ func (t *Tunnel) supervise() {
 		b.reset()
 		attempt = 0
 		t.log.Info("backend ready")
+		// A client's request for the session that just came up is met;
+		// kept, it would end an idle wait that no client asked to end.
+		select {
+		case <-t.kick:
+		default:
+		}
 		t.mu.Lock()
 		t.setState(Event{State: StateReady})
 		t.mu.Unlock()
 
 		select {
 		case err := <-lost:
+			if IsIdle(err) {
+				t.log.Info("backend session ended for inactivity; a new one starts when a client connects", "err", err)
+				t.mu.Lock()
+				t.setState(Event{State: StateIdle, Err: err})
+				t.mu.Unlock()
+				if !t.awaitDemand() {
+					return
+				}
+				t.mu.Lock()
+				t.setState(Event{State: StateConnecting})
+				t.mu.Unlock()
+				continue
+			}
 			// The first attempt after a loss goes at once: a session
 			// that worked a moment ago most likely works again.
 			t.log.Info("backend session lost", "err", err)
@@ -76,6 +107,19 @@ func (t *Tunnel) supervise() {
 		case <-t.ctx.Done():
 			return
 		}
+	}
+}
+
+// awaitDemand waits for a client to ask for the backend. It reports false
+// when the tunnel is shutting down.
+func (t *Tunnel) awaitDemand() bool {
+	select {
+	case <-t.kick:
+		return true
+	case <-t.redialReq:
+		return true
+	case <-t.ctx.Done():
+		return false
 	}
 }
 

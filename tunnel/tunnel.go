@@ -157,8 +157,9 @@ func (t *Tunnel) Stats() Stats {
 var ErrRedialRequested = errors.New("redial requested")
 
 // Redial asks the supervisor for a new backend session now: a working
-// session is replaced (Connect is called again, as after a loss), and a
-// backoff wait after a failure ends at once, without the demand gap. It
+// session is replaced (Connect is called again, as after a loss), a
+// backoff wait after a failure ends at once, without the demand gap, and
+// an idle tunnel opens a session without waiting for a client. It
 // returns at once; follow Events for the outcome. Requests made while one
 // is pending count once. A Dialer that is not a Connector has no session,
 // so there is nothing to redial.

@@ -468,3 +468,55 @@ func TestRedialCutsBackoffShort(t *testing.T) {
 	<-d.attempts
 	nextState(t, tun, StateReady)
 }
+
+type idleErr struct{}
+
+func (idleErr) Error() string { return "session closed by the service: idle timeout" }
+func (idleErr) Idle() bool    { return true }
+
+// A session ended for inactivity is not replaced until a client connects:
+// the account's idle policy holds, and the client is served.
+func TestIdleSessionReopensOnDemand(t *testing.T) {
+	d := newSessionDialer(echoServer(t))
+	tun := forward(t, d, WithBackoff(time.Millisecond, time.Millisecond), WithDemandGap(0))
+	nextState(t, tun, StateReady)
+	<-d.attempts
+
+	d.breakSession(fmt.Errorf("ssm: %w", idleErr{}))
+	ev := nextState(t, tun, StateIdle)
+	if !IsIdle(ev.Err) {
+		t.Fatalf("idle event err = %v", ev.Err)
+	}
+	if n := len(d.attempts); n != 0 {
+		t.Fatalf("%d session attempts while idle with no client", n)
+	}
+	if st := tun.Stats(); st.State != StateIdle {
+		t.Fatalf("state %s", st.State)
+	}
+
+	c, err := net.Dial("tcp", tun.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("back"))
+	c.(*net.TCPConn).CloseWrite()
+	if got, _ := io.ReadAll(c); string(got) != "back" {
+		t.Fatalf("got %q", got)
+	}
+	if n := len(d.attempts); n != 1 {
+		t.Fatalf("%d session attempts for one client, want 1", n)
+	}
+}
+
+func TestRedialEndsIdleWait(t *testing.T) {
+	d := newSessionDialer(echoServer(t))
+	tun := forward(t, d)
+	nextState(t, tun, StateReady)
+	<-d.attempts
+	d.breakSession(fmt.Errorf("ssm: %w", idleErr{}))
+	nextState(t, tun, StateIdle)
+	tun.Redial()
+	<-d.attempts
+	nextState(t, tun, StateReady)
+}

@@ -190,6 +190,11 @@ func (a *app) opener(acceptNewHostKey bool) *connect.Opener {
 		AgentSocket:      a.getenv("SSH_AUTH_SOCK"),
 		AcceptNewHostKey: acceptNewHostKey,
 	}
+	// A fresh look (no cache) when an SSM agent turns out not connected:
+	// the point is what is true now.
+	if cfg, err := a.loadConfig(); err == nil {
+		o.Discovery = a.source(cfg, true)
+	}
 	if f, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		o.Prompter = &ssh.TerminalPrompter{In: f, Out: a.stderr}
 	}

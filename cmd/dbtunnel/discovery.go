@@ -7,6 +7,7 @@ import (
 	"github.com/dbtunnel/dbtunnel/config"
 	"github.com/dbtunnel/dbtunnel/discovery"
 	"github.com/dbtunnel/dbtunnel/discovery/awssource"
+	"github.com/dbtunnel/dbtunnel/internal/connect"
 )
 
 // scopes are the profile × region pairs discovery searches: the flags, else
@@ -29,7 +30,7 @@ func (a *app) scopes(cfg *config.Config) []discovery.Scope {
 	var scopes []discovery.Scope
 	for _, p := range profiles {
 		for _, r := range regions {
-			scopes = append(scopes, discovery.Scope{Profile: p, Region: r})
+			scopes = append(scopes, connect.ScopeFor(cfg, p, r, nil))
 		}
 	}
 	return scopes

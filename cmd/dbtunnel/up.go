@@ -186,6 +186,8 @@ func (p *eventPrinter) print(s tunnel.Spec, ev tunnel.Event) {
 		} else {
 			fmt.Fprintf(p.stderr, "%s  reconnecting: %v\n", s.Name, ev.Err)
 		}
+	case tunnel.StateIdle:
+		fmt.Fprintf(p.stderr, "%s  idle: %v; a new session starts when a client connects\n", s.Name, ev.Err)
 	case tunnel.StateFailed:
 		fmt.Fprintf(p.stderr, "%s  failed: %v\n", s.Name, ev.Err)
 	}

@@ -447,6 +447,18 @@ type Account struct {
 	userID    string
 	regions   map[string]*Region
 	denied    []string // guarded by f.kmu
+	// externalID, when set, is what sts:AssumeRole into this account
+	// must present (a trust policy with sts:ExternalId); guarded by f.kmu.
+	externalID string
+}
+
+// RequireExternalID makes roles in this account assumable only with id as
+// the external ID, as a trust policy condition on sts:ExternalId does.
+func (a *Account) RequireExternalID(id string) *Account {
+	a.f.kmu.Lock()
+	defer a.f.kmu.Unlock()
+	a.externalID = id
+	return a
 }
 
 // ID returns the 12-digit account id.

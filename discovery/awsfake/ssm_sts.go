@@ -175,6 +175,12 @@ func stsAssumeRole(c *call) (any, *apiError) {
 	if target == nil {
 		return nil, denied
 	}
+	c.f.kmu.Lock()
+	want := target.externalID
+	c.f.kmu.Unlock()
+	if want != "" && c.param("ExternalId") != want {
+		return nil, denied
+	}
 	roleName := parts[5][strings.LastIndex(parts[5], "/")+1:]
 	dur := 3600
 	if d, err := strconv.Atoi(c.param("DurationSeconds")); err == nil && d > 0 {

@@ -87,8 +87,8 @@ func (s *Source) Discover(ctx context.Context, scope discovery.Scope) (*discover
 
 func (s *Source) discover(ctx context.Context, scope discovery.Scope, named *discovery.Scope) (*discovery.Inventory, error) {
 	lo := make([]func(*config.LoadOptions) error, 0, 2+len(s.opts.LoadOptions))
-	if scope.Profile != "" {
-		lo = append(lo, config.WithSharedConfigProfile(scope.Profile))
+	if p := scope.AWSProfile(); p != "" {
+		lo = append(lo, config.WithSharedConfigProfile(p))
 	}
 	if scope.Region != "" {
 		lo = append(lo, config.WithRegion(scope.Region))
@@ -102,7 +102,11 @@ func (s *Source) discover(ctx context.Context, scope discovery.Scope, named *dis
 		}
 		return nil, fmt.Errorf("load aws config: %w", err)
 	}
-	profile, usesSSO := profileInfo(cfg, scope.Profile)
+	profile, usesSSO := profileInfo(cfg, scope.AWSProfile())
+	if scope.Role.ARN != "" {
+		cfg = AssumeRole(cfg, scope.Role)
+		profile += " assuming " + scope.Role.ARN
+	}
 	named.Region = cfg.Region
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("no region for profile %s: set --region, AWS_REGION or region in the profile", profile)
@@ -122,7 +126,7 @@ func (s *Source) discover(ctx context.Context, scope discovery.Scope, named *dis
 	clients := s.opts.NewClients(cfg)
 	// Logs name the scope as resolved ("default/ap-northeast-1"), not as
 	// asked ("default/" when the region comes from the environment).
-	resolved := discovery.Scope{Profile: scope.Profile, Region: cfg.Region}
+	resolved := discovery.Scope{Profile: scope.Profile, Region: cfg.Region, Role: scope.Role}
 	run := runner{
 		clients:     clients,
 		concurrency: s.opts.Concurrency,

@@ -147,3 +147,20 @@ func sortName(b discovery.Bastion) string {
 	}
 	return b.InstanceID
 }
+
+// SSMAgent judges only whether b's SSM agent can be online, and if it is
+// not, why: the check a TargetNotConnected failure is explained with. It
+// needs no database, so it also serves targets given by host and instance.
+func SSMAgent(inv *discovery.Inventory, b discovery.Bastion, o Options) discovery.Check {
+	j := newJudge(inv, discovery.Database{VPCID: b.VPCID}, discovery.Endpoint{}, o)
+	steps := []step{j.running(b), j.ssmOnline(b)}
+	for _, s := range steps {
+		if s.Status != discovery.CheckPass {
+			if len(s.reasons) > 0 {
+				s.Detail = strings.Join(s.reasons, "; ")
+			}
+			return s.Check
+		}
+	}
+	return steps[1].Check
+}

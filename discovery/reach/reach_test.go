@@ -842,3 +842,33 @@ func TestUnreadableBastionGroup(t *testing.T) {
 		t.Errorf("verdict %s", r.Verdict)
 	}
 }
+
+// SSMAgent gives the SSM check alone, with the same causes Judge finds,
+// for explaining TargetNotConnected without a database at hand.
+func TestSSMAgent(t *testing.T) {
+	find := func(w *world, id string) discovery.Bastion {
+		for _, b := range w.inv.Bastions {
+			if b.InstanceID == id {
+				return b
+			}
+		}
+		t.Fatalf("no bastion %s", id)
+		return discovery.Bastion{}
+	}
+	w := seed000()
+	if c := SSMAgent(w.inv, find(w, "i-0private"), Options{}); c.Status != discovery.CheckPass {
+		t.Fatalf("online agent: %+v", c)
+	}
+	w = seed000().edit(func(inv *discovery.Inventory) { inv.Network.VPCEndpoints = nil })
+	b := find(w, "i-0private")
+	b.SSM = discovery.SSMStatus{}
+	c := SSMAgent(w.inv, b, Options{})
+	if c.Status != discovery.CheckFail || !strings.Contains(c.Detail, "has no interface endpoint for com.amazonaws.ap-northeast-1.ssm") ||
+		!strings.HasPrefix(c.Fix, "aws ec2 create-vpc-endpoint --vpc-id vpc-0abc") {
+		t.Fatalf("no way out: %+v", c)
+	}
+	b.State = "stopped"
+	if c := SSMAgent(w.inv, b, Options{}); c.Name != "bastion running" || c.Status != discovery.CheckFail {
+		t.Fatalf("stopped: %+v", c)
+	}
+}

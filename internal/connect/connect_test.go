@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dbtunnel/dbtunnel/config"
 )
@@ -164,12 +165,12 @@ func TestOpenExplicitBusyPortFails(t *testing.T) {
 // A target that names its host, via ssm and an instance opens with no
 // discovery at all: the resolver has no Source here.
 func TestExplicitSSMTargetNeedsNoDiscovery(t *testing.T) {
-	cfg := parse(t, "targets:\n  pg:\n    host: db.internal\n    port: 5432\n    via: ssm\n    bastion: i-0123456789abcdef0\n    profile: prod\n    region: ap-northeast-1\n    sessions: 2\n")
+	cfg := parse(t, "targets:\n  pg:\n    host: db.internal\n    port: 5432\n    via: ssm\n    bastion: i-0123456789abcdef0\n    profile: prod\n    region: ap-northeast-1\n    sessions: 2\n    keepalive: 10m\n")
 	tg, err := (&Resolver{Config: cfg}).Resolve(context.Background(), "pg", Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tg.Route.Via != "ssm" || tg.Route.SSM.Instance != "i-0123456789abcdef0" || tg.Profile != "prod" || tg.Region != "ap-northeast-1" || tg.Sessions != 2 || tg.Remote() != "db.internal:5432" {
+	if tg.Route.Via != "ssm" || tg.Route.SSM.Instance != "i-0123456789abcdef0" || tg.Profile != "prod" || tg.Region != "ap-northeast-1" || tg.Sessions != 2 || tg.Keepalive != 10*time.Minute || tg.Remote() != "db.internal:5432" {
 		t.Fatalf("%+v %+v", tg, tg.Route)
 	}
 }

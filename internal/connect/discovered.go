@@ -66,7 +66,7 @@ func (r *Resolver) find(ctx context.Context, name string, ct *config.Target) (*F
 	dbName, scopes, endpoint := name, r.Scopes, ""
 	if ct != nil {
 		dbName, endpoint = ct.Database, ct.Endpoint
-		scopes = []discovery.Scope{{Profile: ct.Profile, Region: ct.Region}}
+		scopes = []discovery.Scope{ScopeFor(r.Config, ct.Profile, ct.Region, ct)}
 	}
 	var (
 		matches []*Found
@@ -211,9 +211,10 @@ func fromDiscovery(name string, ct *config.Target, f *Found, rt discovery.Route,
 	if o.LocalPort != 0 {
 		t.LocalPort = o.LocalPort
 	}
-	t.Profile, t.Region = f.Scope.Profile, f.Scope.Region
+	t.Profile, t.Region, t.Role = f.Scope.Profile, f.Scope.Region, f.Scope.Role
 	if ct != nil {
 		t.Sessions = ct.Sessions
+		t.Keepalive = ct.Keepalive
 	}
 	t.Route = Route{Via: rt.Via, Bastion: rt.Bastion, Chosen: &rt}
 	if rt.Via == discovery.ViaSSM {

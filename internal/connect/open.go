@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/dbtunnel/dbtunnel/discovery"
+	"github.com/dbtunnel/dbtunnel/discovery/awssource"
 	"github.com/dbtunnel/dbtunnel/tunnel"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssh"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssm"
@@ -33,6 +36,9 @@ type Opener struct {
 	// AWSConfig loads the AWS configuration for an SSM route's profile and
 	// region; nil resolves them as the AWS CLI does.
 	AWSConfig func(ctx context.Context, profile, region string) (aws.Config, error)
+	// Discovery, when set, is asked about an SSM target's instance when its
+	// agent is not connected, to name the cause.
+	Discovery discovery.Source
 }
 
 // Open builds the target's dialer and binds its local port. The tunnel
@@ -80,22 +86,28 @@ func (o *Opener) dialer(ctx context.Context, t Target) (tunnel.Dialer, error) {
 		if load == nil {
 			load = loadAWSConfig
 		}
-		ac, err := load(ctx, t.Profile, t.Region)
+		scope := t.Scope()
+		ac, err := load(ctx, scope.AWSProfile(), t.Region)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", t.Name, err)
 		}
+		if t.Role.ARN != "" {
+			ac = awssource.AssumeRole(ac, t.Role)
+		}
 		d, err := ssm.NewFromAWS(ac, ssm.Config{
 			Target:    t.Route.SSM.Instance,
-			Host:      t.Host,
+			Host:      remoteHost(t.Host),
 			Port:      t.Port,
 			LocalPort: t.LocalPort,
 			Sessions:  t.Sessions,
+			Keepalive: t.Keepalive,
 			Logger:    o.Logger.With("tunnel", t.Name),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", t.Name, err)
 		}
-		return d, nil
+		return &explaining{Dialer: d, log: o.Logger.With("tunnel", t.Name), target: t.Route.SSM.Instance,
+			explain: func(ctx context.Context) (string, string) { return o.explainNotConnected(ctx, t) }}, nil
 	case t.Route.SSH != nil:
 		r := t.Route.SSH
 		cfg := ssh.Config{
@@ -164,4 +176,16 @@ func stablePorts(name string) []int {
 		ports[i] = base + (first+i)%span
 	}
 	return ports
+}
+
+// remoteHost is the SSM document's host for a target host: none for the
+// instance's own loopback, so that AWS-StartPortForwardingSession is used
+// (a database on the bastion itself), which needs no remote-host
+// permission on the document.
+func remoteHost(host string) string {
+	switch strings.ToLower(host) {
+	case "localhost", "127.0.0.1", "::1":
+		return ""
+	}
+	return host
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dbtunnel/dbtunnel/config"
 	"github.com/dbtunnel/dbtunnel/discovery"
@@ -34,7 +35,11 @@ type Target struct {
 	Profile, Region string
 	// Sessions spreads an SSM route's connections over N sessions.
 	Sessions int
-	Route    Route
+	// Keepalive keeps an idle SSM session open; 0 leaves the idle policy.
+	Keepalive time.Duration
+	// Role is assumed for the target's AWS calls (another account).
+	Role  discovery.Role
+	Route Route
 	// Found is what discovery knew of the database; nil for a target
 	// that names its host.
 	Found *Found
@@ -201,7 +206,8 @@ func (r *Resolver) resolveExplicit(name string, ct *config.Target, o Overrides) 
 	if err := checkVia(name, via); err != nil {
 		return Target{}, err
 	}
-	t.Profile, t.Region, t.Sessions = ct.Profile, ct.Region, ct.Sessions
+	t.Profile, t.Region, t.Sessions, t.Keepalive = ct.Profile, ct.Region, ct.Sessions, ct.Keepalive
+	t.Role = ScopeFor(cfg, ct.Profile, ct.Region, ct).Role
 	bastion := ct.Bastion
 	if o.Bastion != "" {
 		bastion = o.Bastion
@@ -338,4 +344,27 @@ func (t Target) URL(local *net.TCPAddr) string {
 		u.RawQuery = url.Values{"sslmode": {sslmode}}.Encode()
 	}
 	return u.String()
+}
+
+// Scope is where the target lives in AWS: its profile, region and role.
+func (t Target) Scope() discovery.Scope {
+	return discovery.Scope{Profile: t.Profile, Region: t.Region, Role: t.Role}
+}
+
+// ScopeFor is the scope for a profile name and region: through the
+// config's own profile of that name when it defines a role, and through
+// ct's role when the target has one.
+func ScopeFor(cfg *config.Config, profile, region string, ct *config.Target) discovery.Scope {
+	s := discovery.Scope{Profile: profile, Region: region}
+	src, role := profile, config.Role{}
+	if cfg != nil {
+		src, role = cfg.RoleFor(profile)
+	}
+	if ct != nil && ct.Role.ARN != "" {
+		src, role = profile, ct.Role
+	}
+	if role.ARN != "" {
+		s.Role = discovery.Role{ARN: role.ARN, ExternalID: role.ExternalID, MFASerial: role.MFASerial, SourceProfile: src}
+	}
+	return s
 }

@@ -87,6 +87,8 @@ func stateMark(st tunnel.State) string {
 		return "◌"
 	case tunnel.StateFailed:
 		return "✗"
+	case tunnel.StateIdle:
+		return "◇"
 	}
 	return "○"
 }

@@ -426,7 +426,7 @@ func (m *Model) helpView(w int) []string {
 		"               c copy the connection string (OSC 52)",
 		"",
 		"  verdicts     ✓ ok   ✗ blocked   ? unknown   · config (explicit, not judged)",
-		"  states       ● ready   ◌ connecting/reconnecting   ✗ failed   ○ closed",
+		"  states       ● ready  ◌ connecting/reconnecting  ◇ idle  ✗ failed  ○ closed",
 	}
 }
 

@@ -45,6 +45,27 @@ func (e *ClosedError) Idle() bool {
 	return strings.Contains(r, "inactiv") || strings.Contains(r, "idle") || strings.Contains(r, "timed out")
 }
 
+// NotConnectedError is StartSession's TargetNotConnected: the service has
+// no live agent for the target. It is retried (agents reconnect); Cause,
+// which the caller may fill in from what discovery knows of the instance,
+// says why in this case, where the backend alone can only list the usual
+// reasons.
+type NotConnectedError struct {
+	Target string
+	Cause  string
+	Err    error
+}
+
+func (e *NotConnectedError) Error() string {
+	cause := e.Cause
+	if cause == "" {
+		cause = "it is offline, or the instance has no route to SSM (a NAT gateway, or VPC endpoints for ssm, ssmmessages and ec2messages)"
+	}
+	return fmt.Sprintf("ssm: the SSM agent on %s is not connected: %s: %v", e.Target, cause, e.Err)
+}
+
+func (e *NotConnectedError) Unwrap() error { return e.Err }
+
 // startError turns a StartSession failure into an error that names the
 // likely cause, marked Permanent when retrying cannot help.
 func startError(target, document string, err error) error {
@@ -54,7 +75,7 @@ func startError(target, document string, err error) error {
 	}
 	switch ae.ErrorCode() {
 	case "TargetNotConnected":
-		return fmt.Errorf("ssm: the SSM agent on %s is not connected: it is offline, or the instance has no route to SSM (a NAT gateway, or VPC endpoints for ssm, ssmmessages and ec2messages): %w", target, err)
+		return &NotConnectedError{Target: target, Err: err}
 	case "AccessDeniedException", "AccessDenied":
 		return tunnel.Permanent(fmt.Errorf("ssm: not allowed to start a session on %s: the caller needs ssm:StartSession on the instance and on document %s: %w", target, document, err))
 	case "InvalidDocument", "InvalidDocumentOperation":
