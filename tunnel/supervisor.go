@@ -99,6 +99,11 @@ func (t *Tunnel) supervise() {
 			t.mu.Lock()
 			t.setState(Event{State: StateReconnecting, Attempt: 1, Err: err})
 			t.mu.Unlock()
+		case <-t.redialReq:
+			t.log.Info("redial requested, replacing the backend session")
+			t.mu.Lock()
+			t.setState(Event{State: StateReconnecting, Attempt: 1, Err: ErrRedialRequested})
+			t.mu.Unlock()
 		case <-t.ctx.Done():
 			return
 		}
@@ -111,13 +116,16 @@ func (t *Tunnel) awaitDemand() bool {
 	select {
 	case <-t.kick:
 		return true
+	case <-t.redialReq:
+		return true
 	case <-t.ctx.Done():
 		return false
 	}
 }
 
 // sleep waits out a backoff delay, but no longer than the demand gap after
-// the last attempt started once a client is waiting. It reports false when
+// the last attempt started once a client is waiting, and not at all once
+// Redial is called. It reports false when
 // the tunnel is shutting down.
 func (t *Tunnel) sleep(delay time.Duration, lastAttempt time.Time) bool {
 	deadline := time.Now().Add(delay)
@@ -129,6 +137,8 @@ func (t *Tunnel) sleep(delay time.Duration, lastAttempt time.Time) bool {
 			return true
 		case <-t.ctx.Done():
 			return false
+		case <-t.redialReq:
+			return true
 		case <-t.kick:
 			soonest := time.Until(lastAttempt.Add(t.opts.demandGap))
 			if soonest <= 0 {

@@ -44,6 +44,7 @@ type Tunnel struct {
 	done      chan struct{} // closed when Close has finished
 	closeOnce sync.Once
 	kick      chan struct{} // a client is waiting for the backend
+	redialReq chan struct{} // the user asked for a new session now
 
 	mu         sync.Mutex
 	state      State
@@ -90,6 +91,7 @@ func Forward(ctx context.Context, spec Spec, d Dialer, opts ...Option) (*Tunnel,
 		closing:    make(chan struct{}),
 		done:       make(chan struct{}),
 		kick:       make(chan struct{}, 1),
+		redialReq:  make(chan struct{}, 1),
 		up:         make(chan struct{}),
 		firstReady: make(chan struct{}),
 		events:     make(chan Event, 64),
@@ -147,6 +149,24 @@ func (t *Tunnel) Stats() Stats {
 		Total:      t.total.Load(),
 		Reconnects: t.redial.Load(),
 		LastErr:    lastErr,
+	}
+}
+
+// ErrRedialRequested is the reason recorded when Redial replaces a working
+// session.
+var ErrRedialRequested = errors.New("redial requested")
+
+// Redial asks the supervisor for a new backend session now: a working
+// session is replaced (Connect is called again, as after a loss), a
+// backoff wait after a failure ends at once, without the demand gap, and
+// an idle tunnel opens a session without waiting for a client. It
+// returns at once; follow Events for the outcome. Requests made while one
+// is pending count once. A Dialer that is not a Connector has no session,
+// so there is nothing to redial.
+func (t *Tunnel) Redial() {
+	select {
+	case t.redialReq <- struct{}{}:
+	default:
 	}
 }
 

@@ -428,6 +428,47 @@ func TestWaitReadyTimeoutNamesLastError(t *testing.T) {
 	}
 }
 
+func TestRedialReplacesWorkingSession(t *testing.T) {
+	d := newSessionDialer(echoServer(t))
+	tun := forward(t, d)
+	<-d.attempts
+	nextState(t, tun, StateReady)
+
+	tun.Redial()
+	<-d.attempts
+	ev := nextState(t, tun, StateReconnecting)
+	if !errors.Is(ev.Err, ErrRedialRequested) {
+		t.Fatalf("reconnecting event err = %v, want ErrRedialRequested", ev.Err)
+	}
+	nextState(t, tun, StateReady)
+	if st := tun.Stats(); st.Reconnects != 1 {
+		t.Fatalf("reconnects = %d, want 1", st.Reconnects)
+	}
+	c, err := net.Dial("tcp", tun.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("again"))
+	c.(*net.TCPConn).CloseWrite()
+	if got, _ := io.ReadAll(c); string(got) != "again" {
+		t.Fatalf("after redial got %q", got)
+	}
+}
+
+func TestRedialCutsBackoffShort(t *testing.T) {
+	d := newSessionDialer(echoServer(t))
+	d.failNext(errors.New("refused"))
+	// Neither the backoff nor the demand gap would allow a second
+	// attempt within the test; only Redial can.
+	tun := forward(t, d, WithBackoff(time.Hour, time.Hour), WithDemandGap(time.Hour))
+	<-d.attempts
+	nextState(t, tun, StateReconnecting)
+	tun.Redial()
+	<-d.attempts
+	nextState(t, tun, StateReady)
+}
+
 type idleErr struct{}
 
 func (idleErr) Error() string { return "session closed by the service: idle timeout" }
@@ -466,4 +507,16 @@ func TestIdleSessionReopensOnDemand(t *testing.T) {
 	if n := len(d.attempts); n != 1 {
 		t.Fatalf("%d session attempts for one client, want 1", n)
 	}
+}
+
+func TestRedialEndsIdleWait(t *testing.T) {
+	d := newSessionDialer(echoServer(t))
+	tun := forward(t, d)
+	nextState(t, tun, StateReady)
+	<-d.attempts
+	d.breakSession(fmt.Errorf("ssm: %w", idleErr{}))
+	nextState(t, tun, StateIdle)
+	tun.Redial()
+	<-d.attempts
+	nextState(t, tun, StateReady)
 }

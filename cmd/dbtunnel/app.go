@@ -106,12 +106,16 @@ func (a *app) rootCommand() *cobra.Command {
 		Long: `dbtunnel opens a tunnel from a local port to a database in a private subnet,
 through an SSH bastion, and keeps it up.
 
+  dbtunnel                            on a terminal: the interactive TUI
   dbtunnel up prod-db                 keep a tunnel open until Ctrl-C
   dbtunnel exec prod-db -- psql       open it, run a command through it, close it`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return a.setupLogging() },
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && a.interactive() {
+				return a.runTUI(cmd.Context())
+			}
 			return cmd.Help()
 		},
 	}
@@ -121,9 +125,16 @@ through an SSH bastion, and keeps it up.
 	f.StringVar(&a.profile, "profile", "", "AWS profile")
 	f.StringVar(&a.region, "region", "", "AWS region")
 	f.StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
-	f.StringVar(&a.logFile, "log-file", "", "write logs to this file instead of stderr")
+	f.StringVar(&a.logFile, "log-file", "", "write logs to this file instead of stderr (the TUI's default: $XDG_STATE_HOME/dbtunnel/tui.log)")
 	root.AddCommand(a.upCommand(), a.execCommand(), a.lsCommand(), a.doctorCommand(), a.urlCommand(), a.versionCommand(), a.demoCommand())
 	return root
+}
+
+// level is --log-level, checked by setupLogging.
+func (a *app) level() slog.Level {
+	var level slog.Level
+	level.UnmarshalText([]byte(a.logLevel))
+	return level
 }
 
 func (a *app) setupLogging() error {

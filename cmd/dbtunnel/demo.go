@@ -15,11 +15,11 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/dbtunnel/dbtunnel/discovery"
 	"github.com/dbtunnel/dbtunnel/internal/connect"
 	"github.com/dbtunnel/dbtunnel/internal/sandbox"
+	"github.com/dbtunnel/dbtunnel/internal/tui"
 	"github.com/dbtunnel/dbtunnel/tunnel"
 )
 
@@ -49,18 +49,16 @@ stops it; everything it made is removed.`,
 	return cmd
 }
 
-// errNoTUI says this build has no TUI; the demo then runs headless.
-var errNoTUI = errors.New("this build has no TUI")
-
 // demoTUI runs the TUI against the sandbox.
 func (a *app) demoTUI(ctx context.Context, sb *sandbox.Sandbox, log *slog.Logger) error {
-	// MERGE(tui): replace the next line with
-	// return tui.Run(ctx, tui.Options{Config: sb.Config, Resolver: sb.Resolver, Opener: sb.Opener, Source: sb.Source, Scopes: sb.Scopes, Cache: sb.Cache, Logger: log, Title: "dbtunnel demo"}, a.stdin, a.stdout)
-	return errNoTUI
+	return tui.Run(ctx, tui.Options{
+		Config: sb.Config, Resolver: sb.Resolver, Opener: sb.Opener, Source: sb.Source,
+		Scopes: sb.Scopes, Cache: sb.Cache, Logger: log, Title: "dbtunnel demo — sandbox on loopback",
+	}, a.stdin, a.stdout)
 }
 
 func (a *app) demo(ctx context.Context, f demoFlags) (err error) {
-	useTUI := !f.noTUI && !f.asJSON && !f.once && a.isTerminal()
+	useTUI := !f.noTUI && !f.asJSON && !f.once && a.interactive()
 	log := a.logger
 	if useTUI && a.logFile == "" {
 		// The TUI owns the terminal: logs go to a file, kept (and
@@ -88,19 +86,9 @@ func (a *app) demo(ctx context.Context, f demoFlags) (err error) {
 	}
 	defer sb.Close()
 	if useTUI {
-		err := a.demoTUI(ctx, sb, log)
-		if !errors.Is(err, errNoTUI) {
-			return err
-		}
-		fmt.Fprintf(a.stderr, "dbtunnel demo: %v; running headless\n", err)
+		return a.demoTUI(ctx, sb, log)
 	}
 	return a.demoHeadless(ctx, sb, f)
-}
-
-func (a *app) isTerminal() bool {
-	in, ok1 := a.stdin.(*os.File)
-	out, ok2 := a.stdout.(*os.File)
-	return ok1 && ok2 && term.IsTerminal(int(in.Fd())) && term.IsTerminal(int(out.Fd()))
 }
 
 // demoHeadless lists the sandbox, opens a tunnel to every target that has a

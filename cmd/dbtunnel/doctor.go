@@ -33,21 +33,6 @@ Exits 0 when a route works, 1 when none does.`,
 	return cmd
 }
 
-// doctorReport is `doctor --json`: the contract's target, verdict and
-// checks (those of the best route), plus every route.
-type doctorReport struct {
-	Target   string             `json:"target"`
-	Verdict  discovery.Verdict  `json:"verdict"`
-	Checks   []discovery.Check  `json:"checks"`
-	Database string             `json:"database"`
-	Kind     discovery.Kind     `json:"kind"`
-	Scope    discovery.Scope    `json:"scope"`
-	Endpoint discovery.Endpoint `json:"endpoint"`
-	Via      string             `json:"via,omitempty"`
-	Bastion  string             `json:"bastion,omitempty"`
-	Routes   []discovery.Route  `json:"routes"`
-}
-
 func (a *app) doctor(ctx context.Context, name string, asJSON, refresh bool) error {
 	r, err := a.resolver(refresh)
 	if err != nil {
@@ -57,7 +42,7 @@ func (a *app) doctor(ctx context.Context, name string, asJSON, refresh bool) err
 	if err != nil {
 		return err
 	}
-	rep := report(name, f)
+	rep := connect.Diagnose(name, f)
 	if asJSON {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
@@ -73,33 +58,7 @@ func (a *app) doctor(ctx context.Context, name string, asJSON, refresh bool) err
 	return nil
 }
 
-func report(name string, f *connect.Found) doctorReport {
-	ep := f.Endpoint
-	ep.Routes = nil
-	rep := doctorReport{
-		Target: name, Database: f.Database.Name, Kind: f.Database.Kind, Scope: f.Scope,
-		Endpoint: ep, Routes: f.Routes, Verdict: discovery.VerdictBlocked,
-	}
-	if len(f.Routes) == 0 {
-		vpc := f.Database.VPCID
-		if f.Endpoint.OwnNetwork() {
-			vpc = f.Endpoint.VPCID
-		}
-		rep.Checks = []discovery.Check{{
-			Name:   "bastion",
-			Status: discovery.CheckFail,
-			Detail: fmt.Sprintf("no instance in %s (or a VPC routed to it) can carry a tunnel: none is SSM-managed, has an instance profile, or has a public IP", vpc),
-			Fix:    "launch a bastion in a private subnet of " + vpc + " with an instance profile that has AmazonSSMManagedInstanceCore",
-		}}
-		rep.Routes = []discovery.Route{}
-		return rep
-	}
-	best := f.Routes[0]
-	rep.Verdict, rep.Checks, rep.Via, rep.Bastion = best.Verdict, best.Checks, best.Via, best.Bastion
-	return rep
-}
-
-func (a *app) printReport(rep doctorReport) {
+func (a *app) printReport(rep connect.Report) {
 	fmt.Fprintf(a.stdout, "%s: %s %s in %s\n", rep.Target, rep.Kind, rep.Database, rep.Scope)
 	fmt.Fprintf(a.stdout, "endpoint: %s %s\n", rep.Endpoint.Role, net.JoinHostPort(rep.Endpoint.Host, strconv.Itoa(rep.Endpoint.Port)))
 	if len(rep.Routes) == 0 {

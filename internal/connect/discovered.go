@@ -134,6 +134,20 @@ func match(inv *discovery.Inventory, db discovery.Database, name, endpoint strin
 	return &Found{Scope: inv.Scope, Database: db, Endpoint: ep, Routes: routes, Bastions: inv.Bastions}
 }
 
+// FoundIn locates endpoint ep (an index into db.Endpoints) of a database
+// in inv, as a search by name would: an endpoint with a placement of its
+// own brings its own routes.
+func FoundIn(inv *discovery.Inventory, db discovery.Database, ep int) *Found {
+	f := &Found{Scope: inv.Scope, Database: db, Routes: db.Routes, Bastions: inv.Bastions}
+	if ep >= 0 && ep < len(db.Endpoints) {
+		f.Endpoint = db.Endpoints[ep]
+		if f.Endpoint.OwnNetwork() {
+			f.Routes = f.Endpoint.Routes
+		}
+	}
+	return f
+}
+
 // choose picks the best route the user allows and this build can open: the
 // first ok one, else the first whose verdict is unknown.
 func (r *Resolver) choose(name string, f *Found, via, bastion string) (discovery.Route, error) {

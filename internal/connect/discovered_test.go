@@ -179,3 +179,51 @@ func TestLookupKeepsEveryRoute(t *testing.T) {
 		t.Fatalf("routes %+v", f.Routes)
 	}
 }
+
+func TestResolveFoundSearchesNothing(t *testing.T) {
+	inv := inventories()[prod]
+	// No Source: the database is already located.
+	r := &Resolver{Config: parse(t, "targets:\n  prod-aurora:\n    database: prod-aurora\n    local_port: 15432\n    user: app\n")}
+	f := FoundIn(inv, inv.Databases[0], 0)
+	tg, err := r.ResolveFound("prod-aurora", f, Overrides{Via: "ssh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.Route.Via != "ssh" || tg.Route.SSH.Host != "198.51.100.10" || tg.LocalPort != 15432 || tg.User != "app" {
+		t.Fatalf("%+v route %+v", tg, tg.Route)
+	}
+	// A config target of the same name for another database lends nothing.
+	r = &Resolver{Config: parse(t, "targets:\n  prod-aurora:\n    database: other\n    local_port: 15432\n")}
+	tg, err = r.ResolveFound("prod-aurora", f, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.LocalPort != 0 || tg.Route.Via != "ssm" {
+		t.Fatalf("%+v", tg)
+	}
+	if _, err := r.ResolveFound("blocked-db", FoundIn(inv, inv.Databases[1], 0), Overrides{}); !errors.As(err, new(*NoRouteError)) {
+		t.Fatalf("blocked-db: err = %v, want NoRouteError", err)
+	}
+}
+
+func TestFoundInManagedEndpointBringsOwnRoutes(t *testing.T) {
+	inv := inventories()[prod]
+	f := FoundIn(inv, inv.Databases[2], 1)
+	if f.Endpoint.Name != "analytics-ep" || len(f.Routes) != 1 || f.Routes[0].Reasons[0] != "sg-0ep allows tcp/5439 from sg-0pub" {
+		t.Fatalf("%+v", f)
+	}
+}
+
+func TestDiagnoseWithoutRoutesSaysWhatToLaunch(t *testing.T) {
+	inv := inventories()[prod]
+	db := inv.Databases[2]
+	db.VPCID = "vpc-0abc"
+	rep := Diagnose("analytics", FoundIn(inv, db, 0))
+	if rep.Verdict != discovery.VerdictBlocked || len(rep.Checks) != 1 || !strings.Contains(rep.Checks[0].Fix, "vpc-0abc") {
+		t.Fatalf("%+v", rep)
+	}
+	rep = Diagnose("prod-aurora", FoundIn(inv, inv.Databases[0], 0))
+	if rep.Verdict != discovery.VerdictOK || rep.Via != "ssm" || len(rep.Routes) != 2 {
+		t.Fatalf("%+v", rep)
+	}
+}

@@ -150,6 +150,22 @@ func (r *Resolver) resolveRoute(ctx context.Context, name string, o Overrides) (
 	if err != nil {
 		return Target{}, err
 	}
+	return r.resolveFound(name, ct, f, o)
+}
+
+// ResolveFound builds the Target for a database the caller has already
+// located (the TUI holds the inventory, so nothing is searched again). The
+// config target called name, when it names this database, supplies the
+// local port, user, route preferences and the like; the overrides win.
+func (r *Resolver) ResolveFound(name string, f *Found, o Overrides) (Target, error) {
+	ct := r.Config.Targets[name]
+	if ct != nil && (ct.Host != "" || (ct.Database != f.Database.Name && ct.Database != f.Endpoint.Name)) {
+		ct = nil
+	}
+	return r.resolveFound(name, ct, f, o)
+}
+
+func (r *Resolver) resolveFound(name string, ct *config.Target, f *Found, o Overrides) (Target, error) {
 	via, bastion := r.Config.Defaults.Via, ""
 	if ct != nil {
 		via, bastion = ct.Via, ct.Bastion
