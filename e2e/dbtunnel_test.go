@@ -185,36 +185,8 @@ func TestUpConcurrentSessions(t *testing.T) {
 	l := b.NewLaptop(t)
 	u, local := startReady(t, b, l)
 
-	const n = 50
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		pids = map[string]bool{}
-		errs []error
-	)
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out, err := l.Psql(t, local, "select pg_backend_pid(), pg_sleep(0.2)")
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			pid, _, _ := strings.Cut(out, "|")
-			pids[pid] = true
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if i < 5 {
-			t.Error(err)
-		}
-	}
-	if len(errs) > 0 || len(pids) != n {
-		t.Fatalf("%d/%d sessions failed, %d distinct backend pids, want %d", len(errs), n, len(pids), n)
+	if err := distinctBackends(t, l, local, 50, 0.2); err != nil {
+		t.Fatal(err)
 	}
 	if u.Exited() {
 		t.Fatalf("dbtunnel up exited during the test")
@@ -499,4 +471,40 @@ func TestUpSignals(t *testing.T) {
 			ln.Close()
 		})
 	}
+}
+
+// distinctBackends runs n psql sessions at once through addr, each holding
+// its backend for hold seconds, and checks that all succeed on n distinct
+// backends: the tunnel carried them side by side.
+func distinctBackends(t *testing.T, l *Laptop, addr string, n int, hold float64) error {
+	t.Helper()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		pids = map[string]bool{}
+		errs []error
+	)
+	for range n {
+		wg.Go(func() {
+			out, err := l.Psql(t, addr, fmt.Sprintf("select pg_backend_pid(), pg_sleep(%g)", hold))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			pid, _, _ := strings.Cut(out, "|")
+			pids[pid] = true
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i < 5 {
+			t.Error(err)
+		}
+	}
+	if len(errs) > 0 || len(pids) != n {
+		return fmt.Errorf("%d/%d sessions failed, %d distinct backend pids, want %d", len(errs), n, len(pids), n)
+	}
+	return nil
 }

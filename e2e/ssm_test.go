@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -206,33 +205,8 @@ func TestSSMConcurrentConnections(t *testing.T) {
 	u, ready := startSSMUp(t, b, l)
 
 	const n = 30
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		pids = map[string]bool{}
-		errs []error
-	)
-	for range n {
-		wg.Go(func() {
-			out, err := l.Psql(t, ready.Local, "select pg_backend_pid(), pg_sleep(0.5)")
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			pid, _, _ := strings.Cut(out, "|")
-			pids[pid] = true
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if i < 5 {
-			t.Error(err)
-		}
-	}
-	if len(errs) > 0 || len(pids) != n {
-		t.Fatalf("%d/%d connections failed, %d distinct backend pids, want %d", len(errs), n, len(pids), n)
+	if err := distinctBackends(t, l, ready.Local, n, 0.5); err != nil {
+		t.Fatal(err)
 	}
 	if u.Exited() {
 		t.Fatal("dbtunnel up exited during the test")

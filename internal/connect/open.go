@@ -137,7 +137,9 @@ func (o *Opener) dialer(ctx context.Context, t Target) (tunnel.Dialer, error) {
 func (o *Opener) awsConfig(ctx context.Context, t Target) (aws.Config, error) {
 	load := o.AWSConfig
 	if load == nil {
-		load = loadAWSConfig
+		load = func(ctx context.Context, profile, region string) (aws.Config, error) {
+			return LoadAWSConfig(ctx, profile, region)
+		}
 	}
 	ac, err := load(ctx, t.Scope().AWSProfile(), t.Region)
 	if err != nil {
@@ -153,10 +155,11 @@ func (o *Opener) awsConfig(ctx context.Context, t Target) (aws.Config, error) {
 // free.
 func StablePort(name string) int { return stablePorts(name)[0] }
 
-// loadAWSConfig resolves credentials and region as the AWS CLI does, for
-// the profile and region a target names ("" leaves each to the SDK).
-func loadAWSConfig(ctx context.Context, profile, region string) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
+// LoadAWSConfig resolves credentials and region as the AWS CLI does, for
+// the profile and region a target names ("" leaves each to the SDK); extra
+// options come first, so the profile and region win.
+func LoadAWSConfig(ctx context.Context, profile, region string, extra ...func(*awsconfig.LoadOptions) error) (aws.Config, error) {
+	opts := extra
 	if profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 
 	"github.com/dbtunnel/dbtunnel/discovery/awsfake"
+	"github.com/dbtunnel/dbtunnel/internal/connect"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssm/ssmfake"
 )
 
@@ -87,18 +88,7 @@ func (e *awsEndpoint) loadOptions() []func(*awsconfig.LoadOptions) error {
 
 // config is connect.Opener.AWSConfig for the sandbox.
 func (e *awsEndpoint) config(ctx context.Context, profile, region string) (aws.Config, error) {
-	opts := e.loadOptions()
-	if profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
-	}
-	if region != "" {
-		opts = append(opts, awsconfig.WithRegion(region))
-	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("sandbox aws config for profile %q: %w", profile, err)
-	}
-	return ac, nil
+	return connect.LoadAWSConfig(ctx, profile, region, e.loadOptions()...)
 }
 
 // Close stops the endpoint and drops its connections (the SDK clients'
