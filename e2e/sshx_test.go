@@ -71,21 +71,7 @@ func startSSHXSSHD(t *testing.T, b *Bed, dir, listen string, extra string) *sshx
 ListenAddress %s
 HostKey %s
 PidFile none
-StrictModes no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-AllowTcpForwarding yes
-PermitOpen any
-AllowAgentForwarding no
-X11Forwarding no
-PermitTTY no
-PrintMotd no
-UseDNS no
-LogLevel VERBOSE
-%s`, listen, hostKey, extra)
+`, listen, hostKey) + sshdCommon + extra
 	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

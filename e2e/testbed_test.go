@@ -415,6 +415,25 @@ func pubKey(pubPath string) (string, error) {
 	return f[0] + " " + f[1], nil
 }
 
+// sshdCommon is how every sshd of these tests runs: public keys only, TCP
+// forwarding on, nothing else a bastion does not need, verbose logs (the
+// tests read which key logged in).
+const sshdCommon = `StrictModes no
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+AllowTcpForwarding yes
+PermitOpen any
+AllowAgentForwarding no
+X11Forwarding no
+PermitTTY no
+PrintMotd no
+UseDNS no
+LogLevel VERBOSE
+`
+
 func (b *Bed) setupSSH() error {
 	b.sshdDir = filepath.Join(b.Dir, "sshd")
 	sshDir := filepath.Join(b.Home, ".ssh")
@@ -465,22 +484,8 @@ ListenAddress %s:%d
 HostKey %s
 PidFile %s
 AuthorizedKeysFile %s
-StrictModes no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-AllowTcpForwarding yes
-PermitOpen any
-AllowAgentForwarding no
-X11Forwarding no
-PermitTTY no
-PrintMotd no
-UseDNS no
 MaxStartups 100:30:200
-LogLevel VERBOSE
-`, b.BastionIP, b.SSHPort, b.hostKey, filepath.Join(b.sshdDir, "sshd.pid"), authKeys)
+`, b.BastionIP, b.SSHPort, b.hostKey, filepath.Join(b.sshdDir, "sshd.pid"), authKeys) + sshdCommon
 	if err := os.WriteFile(b.sshdCfg, []byte(cfg), 0o600); err != nil {
 		return err
 	}
