@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -8,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dbtunnel/dbtunnel/discovery/awsfake"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssm/ssmfake"
@@ -129,4 +132,141 @@ targets:
 		!strings.Contains(res.stderr, "aws ec2 associate-iam-instance-profile --instance-id "+bastion.ID()) {
 		t.Fatalf("%+v", res)
 	}
+}
+
+// echoThrough sends msg through the tunnel at addr and checks it comes back.
+func echoThrough(t *testing.T, addr, msg string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(waitTimeout))
+	if _, err := io.WriteString(c, msg+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || line != msg+"\n" {
+		t.Fatalf("echo of %q through %s: %q, %v", msg, addr, line, err)
+	}
+}
+
+// ssmOnly is an SSM service with one online agent in front of an echo
+// server, and a config target that goes straight to it.
+func ssmOnly(t *testing.T, faults ssmfake.Faults) (*ssmfake.Service, string) {
+	t.Helper()
+	echo := lineEcho(t)
+	svc := ssmfake.New(ssmfake.Options{Pacing: ssmfake.NoPacing, Faults: faults})
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	svc.AddTarget(testInstance, ssmfake.Agent{Version: ssmfake.AgentVersionMux, Online: true})
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_ENDPOINT_URL_SSM", svc.URL())
+	return svc, writeConfig(t, fmt.Sprintf("targets:\n  db: {host: 127.0.0.1, port: %d, via: ssm, bastion: %s, region: ap-northeast-1}\n", echo.Port, testInstance))
+}
+
+const testInstance = "i-0123456789abcdef0"
+
+func waitSessions(t *testing.T, svc *ssmfake.Service, what string, cond func(open, all []ssmfake.SessionInfo) bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond(svc.Sessions(), svc.AllSessions()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s: open %+v, all %d", what, svc.Sessions(), len(svc.AllSessions()))
+		}
+		time.Sleep(5 * time.Millisecond) // polling the fake's state
+	}
+}
+
+// up prints the service's idle timeout as its own line, leaves the tunnel
+// listening with no session, and a new local connection brings a new
+// session and a new ready line.
+func TestUpViaSSMIdleTimeoutText(t *testing.T) {
+	svc, cfg := ssmOnly(t, ssmfake.Faults{IdleTimeout: 300 * time.Millisecond})
+	up := start(t, "--config", cfg, "up", "db")
+	var out, errs int
+	ready := up.stdout.await(t, &out, "the ready line", func(l string) bool { return strings.HasSuffix(l, "(ready)") })
+	addr := readyAddr(t, ready)
+	if want := "via ssm " + testInstance + " (ready)"; !strings.HasPrefix(ready, "db  127.0.0.1:") || !strings.HasSuffix(ready, want) {
+		t.Fatalf("ready line %q", ready)
+	}
+	echoThrough(t, addr, "before idle")
+
+	idle := up.stderr.await(t, &errs, "the idle line", func(l string) bool { return strings.HasPrefix(l, "db  idle: ") })
+	t.Logf("stderr: %s", idle)
+	if !strings.Contains(idle, "inactivity") || !strings.HasSuffix(idle, "; a new session starts when a client connects") {
+		t.Fatalf("idle line %q", idle)
+	}
+	if open, all := svc.Sessions(), svc.AllSessions(); len(open) != 0 || len(all) != 1 || all[0].EndReason != "idle" {
+		t.Fatalf("after the idle line: open %+v, all %+v; want the one session ended for idleness", open, all)
+	}
+
+	echoThrough(t, addr, "after idle")
+	again := up.stdout.await(t, &out, "a second ready line", func(l string) bool { return strings.HasSuffix(l, "(ready)") })
+	if again != ready {
+		t.Errorf("ready line after idle %q, want %q", again, ready)
+	}
+	if all := svc.AllSessions(); len(all) != 2 || all[1].Terminated {
+		t.Fatalf("sessions %+v, want a second, open one", all)
+	}
+	if strings.Contains(up.stderr.String(), "failed") {
+		t.Errorf("stderr: %s", up.stderr)
+	}
+	up.stop(t)
+	if open := svc.Sessions(); len(open) != 0 {
+		t.Errorf("sessions left open: %+v", open)
+	}
+}
+
+// With --json the same story is events: ready, idle (with the reason),
+// then connecting and ready when a client comes back.
+func TestUpViaSSMIdleTimeoutJSON(t *testing.T) {
+	svc, cfg := ssmOnly(t, ssmfake.Faults{IdleTimeout: 300 * time.Millisecond})
+	up := start(t, "--config", cfg, "up", "db", "--json")
+	var pos int
+	next := func(event string) jsonEvent {
+		t.Helper()
+		var ev jsonEvent
+		up.stdout.await(t, &pos, "a "+event+" event", func(l string) bool {
+			ev = jsonEvent{}
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatalf("stdout line %q is not JSON: %v", l, err)
+			}
+			return ev.Event == event
+		})
+		return ev
+	}
+	ready := next("ready")
+	if ready.Target != "db" || ready.Via != "ssm" || ready.Bastion != testInstance || ready.Error != "" {
+		t.Fatalf("ready event %+v", ready)
+	}
+	idle := next("idle")
+	if idle.Target != "db" || idle.Local != ready.Local || !strings.Contains(idle.Error, "inactivity") {
+		t.Fatalf("idle event %+v", idle)
+	}
+	if open := svc.Sessions(); len(open) != 0 {
+		t.Fatalf("sessions open while idle: %+v", open)
+	}
+	echoThrough(t, ready.Local, "after idle")
+	next("connecting")
+	if again := next("ready"); again.Local != ready.Local {
+		t.Fatalf("ready after idle %+v", again)
+	}
+	if all := svc.AllSessions(); len(all) != 2 {
+		t.Fatalf("%d sessions started, want 2", len(all))
+	}
+}
+
+// readyAddr is the local address of a ready line.
+func readyAddr(t *testing.T, line string) string {
+	t.Helper()
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		t.Fatalf("ready line %q", line)
+	}
+	return f[1]
 }
