@@ -134,6 +134,36 @@ targets:
 	}
 }
 
+// lineOnce answers each connection with the first line it reads, then
+// closes it. A destination that closes ends the tunnelled connection: SSM
+// carries no half-close, so one that waits for the client to finish would
+// keep it open until the tunnel closes.
+func lineOnce(t *testing.T) *net.TCPAddr {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(waitTimeout))
+				if line, err := bufio.NewReader(c).ReadString('\n'); err == nil {
+					io.WriteString(c, line)
+				}
+			})
+		}
+	})
+	return ln.Addr().(*net.TCPAddr)
+}
+
 // echoThrough sends msg through the tunnel at addr and checks it comes back.
 func echoThrough(t *testing.T, addr, msg string) {
 	t.Helper()
@@ -156,7 +186,7 @@ func echoThrough(t *testing.T, addr, msg string) {
 // server, and a config target that goes straight to it.
 func ssmOnly(t *testing.T, faults ssmfake.Faults) (*ssmfake.Service, string) {
 	t.Helper()
-	echo := lineEcho(t)
+	echo := lineOnce(t)
 	svc := ssmfake.New(ssmfake.Options{Pacing: ssmfake.NoPacing, Faults: faults})
 	if err := svc.Start(); err != nil {
 		t.Fatal(err)
@@ -186,7 +216,9 @@ func waitSessions(t *testing.T, svc *ssmfake.Service, what string, cond func(ope
 // listening with no session, and a new local connection brings a new
 // session and a new ready line.
 func TestUpViaSSMIdleTimeoutText(t *testing.T) {
-	svc, cfg := ssmOnly(t, ssmfake.Faults{IdleTimeout: 300 * time.Millisecond})
+	// Long enough for the first echo to go through before it: the test
+	// wants the idle line to end the session that served it.
+	svc, cfg := ssmOnly(t, ssmfake.Faults{IdleTimeout: time.Second})
 	up := start(t, "--config", cfg, "up", "db")
 	var out, errs int
 	ready := up.stdout.await(t, &out, "the ready line", func(l string) bool { return strings.HasSuffix(l, "(ready)") })
@@ -197,7 +229,6 @@ func TestUpViaSSMIdleTimeoutText(t *testing.T) {
 	echoThrough(t, addr, "before idle")
 
 	idle := up.stderr.await(t, &errs, "the idle line", func(l string) bool { return strings.HasPrefix(l, "db  idle: ") })
-	t.Logf("stderr: %s", idle)
 	if !strings.Contains(idle, "inactivity") || !strings.HasSuffix(idle, "; a new session starts when a client connects") {
 		t.Fatalf("idle line %q", idle)
 	}
@@ -269,4 +300,79 @@ func readyAddr(t *testing.T, line string) string {
 		t.Fatalf("ready line %q", line)
 	}
 	return f[1]
+}
+
+// up on a target whose agent is offline keeps trying, with growing
+// delays and the likely cause in every event, logs the fix once, and comes
+// up by itself once the agent connects.
+func TestUpViaSSMRetriesUntilAgentOnline(t *testing.T) {
+	f := awsfake.NewServer(t)
+	r := f.Account(testAccount, testKey).Region(testRegion)
+	vpc := r.VPC("10.0.0.0/16")
+	bastion := r.Instance("bastion-private", vpc.Subnet("10.0.2.0/24"), vpc.SecurityGroup("bastion"))
+	for _, kv := range f.Env(testKey, testRegion) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	echo := lineOnce(t)
+	svc := ssmfake.New(ssmfake.Options{Pacing: ssmfake.NoPacing})
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	svc.AddTarget(bastion.ID(), ssmfake.Agent{Version: ssmfake.AgentVersionMux, Online: false})
+	t.Setenv("AWS_ENDPOINT_URL_SSM", svc.URL())
+	cfg := writeConfig(t, fmt.Sprintf("targets:\n  db: {host: 127.0.0.1, port: %d, via: ssm, bastion: %s, region: %s}\n", echo.Port, bastion.ID(), testRegion))
+
+	up := start(t, "--config", cfg, "up", "db", "--json")
+	var pos int
+	next := func(what string, match func(jsonEvent) bool) jsonEvent {
+		t.Helper()
+		var ev jsonEvent
+		up.stdout.await(t, &pos, what, func(l string) bool {
+			ev = jsonEvent{}
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatalf("stdout line %q is not JSON: %v", l, err)
+			}
+			if ev.Event == "ready" || ev.Event == "failed" {
+				return true // never skip past the end of the story
+			}
+			return match(ev)
+		})
+		return ev
+	}
+	reconnecting := func(attempt int) jsonEvent {
+		t.Helper()
+		ev := next(fmt.Sprintf("reconnecting attempt %d", attempt), func(ev jsonEvent) bool { return ev.Event == "reconnecting" })
+		if ev.Event != "reconnecting" || ev.Attempt != attempt || ev.RetryInMS <= 0 {
+			t.Fatalf("want reconnecting attempt %d with a delay, got %+v", attempt, ev)
+		}
+		if want := "the SSM agent on " + bastion.ID() + " is not connected: no instance profile"; !strings.Contains(ev.Error, want) {
+			t.Fatalf("reconnecting error %q does not name the cause (%q)", ev.Error, want)
+		}
+		return ev
+	}
+	first, second := reconnecting(1), reconnecting(2)
+	// The delays are the backoff's, reported in the events: each at
+	// least 1.5× the last even with its ±20% jitter.
+	if second.RetryInMS*2 < first.RetryInMS*3 {
+		t.Errorf("retry delays %d ms then %d ms: not backing off", first.RetryInMS, second.RetryInMS)
+	}
+	if open, all := svc.Sessions(), svc.AllSessions(); len(open) != 0 || len(all) != 0 {
+		t.Fatalf("sessions while the agent is offline: %+v", all)
+	}
+
+	svc.SetOnline(bastion.ID(), true)
+	ready := next("ready once the agent is online", func(jsonEvent) bool { return false })
+	if ready.Event != "ready" || ready.Bastion != bastion.ID() {
+		t.Fatalf("after the agent came online: %+v", ready)
+	}
+	echoThrough(t, ready.Local, "agent back")
+	if all := svc.AllSessions(); len(all) != 1 || all[0].Target != bastion.ID() {
+		t.Fatalf("sessions %+v", all)
+	}
+	// The fix, a long command, is logged once, not with every retry.
+	if n := strings.Count(up.stderr.String(), "aws ec2 associate-iam-instance-profile --instance-id "+bastion.ID()); n != 1 {
+		t.Errorf("the fix logged %d times, want once; stderr:\n%s", n, up.stderr)
+	}
 }
