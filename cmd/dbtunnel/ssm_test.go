@@ -2,16 +2,21 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dbtunnel/dbtunnel/discovery"
 	"github.com/dbtunnel/dbtunnel/discovery/awsfake"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssm/ssmfake"
 )
@@ -374,5 +379,104 @@ func TestUpViaSSMRetriesUntilAgentOnline(t *testing.T) {
 	// The fix, a long command, is logged once, not with every retry.
 	if n := strings.Count(up.stderr.String(), "aws ec2 associate-iam-instance-profile --instance-id "+bastion.ID()); n != 1 {
 		t.Errorf("the fix logged %d times, want once; stderr:\n%s", n, up.stderr)
+	}
+}
+
+// awsWithSSM serves the fake AWS APIs and the SSM service on one endpoint,
+// as AWS_ENDPOINT_URL points every service at one address: the session
+// calls and the data channel go to svc, the rest (discovery's EC2, RDS
+// and SSM DescribeInstanceInformation) to f.
+func awsWithSSM(t *testing.T, f *awsfake.Fake, svc *ssmfake.Service) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Header.Get("X-Amz-Target") {
+		case "AmazonSSM.StartSession", "AmazonSSM.ResumeSession", "AmazonSSM.TerminateSession":
+			svc.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/v1/data-channel/") {
+			svc.ServeHTTP(w, r)
+			return
+		}
+		f.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// --via ssm --bastion i-… on the command line pick, among a discovered
+// database's routes, the SSM one through that instance, over the best
+// route discovery would choose on its own.
+func TestExecDiscoveredViaSSMBastionFlags(t *testing.T) {
+	f := awsfake.NewServer(t)
+	r := f.Account(testAccount, testKey).Region(testRegion)
+	vpc := r.VPC("10.0.0.0/16")
+	pub := vpc.Subnet("10.0.1.0/24", awsfake.Public)
+	priv := vpc.Subnet("10.0.2.0/24").WithNAT()
+	priv2 := vpc.Subnet("10.0.3.0/24").WithNAT()
+	sgB := vpc.SecurityGroup("bastion").AllowIngress("tcp", 22, "0.0.0.0/0")
+	r.Instance("bastion-public", pub, sgB).PublicIP("198.51.100.10")
+	first := r.Instance("bastion-a", priv, sgB).InstanceProfile("ssm-core").SSMOnline()
+	second := r.Instance("bastion-b", priv2, sgB).InstanceProfile("ssm-core").SSMOnline()
+	db := r.RDSInstance("db-open", "postgres", []*awsfake.Subnet{priv, priv2}, vpc.SecurityGroup("db-open").AllowIngressFromGroup("tcp", 5432, sgB))
+
+	echo := lineOnce(t)
+	var dialed sync.Map
+	svc := ssmfake.New(ssmfake.Options{Pacing: ssmfake.NoPacing,
+		// The agent resolves the database's endpoint in its VPC: here
+		// every address leads to the echo server.
+		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+			dialed.Store(address, true)
+			var d net.Dialer
+			return d.DialContext(ctx, network, echo.String())
+		}})
+	t.Cleanup(func() { svc.Close() })
+	for _, b := range []*awsfake.Instance{first, second} {
+		svc.AddTarget(b.ID(), ssmfake.Agent{Version: ssmfake.AgentVersionMux, Online: true})
+	}
+	for _, kv := range f.Env(testKey, testRegion) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("AWS_ENDPOINT_URL", awsWithSSM(t, f, svc))
+
+	// On its own, discovery would go another way.
+	ls := runApp(t, nil, "ls", "--json")
+	var dbs []discovery.Database
+	if err := json.Unmarshal([]byte(ls.stdout), &dbs); ls.code != 0 || err != nil || len(dbs) != 1 {
+		t.Fatalf("ls: %v %+v", err, ls)
+	}
+	routes := dbs[0].Routes
+	if len(routes) < 3 || routes[0].Via == "ssm" && routes[0].Bastion == second.ID() {
+		t.Fatalf("routes %+v: want the chosen one to be other than ssm via %s", routes, second.ID())
+	}
+	if i := slices.IndexFunc(routes, func(rt discovery.Route) bool { return rt.Via == "ssm" && rt.Bastion == second.ID() }); i < 0 || routes[i].Verdict != discovery.VerdictOK {
+		t.Fatalf("routes %+v: no usable ssm route via %s", routes, second.ID())
+	}
+
+	script := `exec 3<>/dev/tcp/$PGHOST/$PGPORT; echo "$1" >&3; read -r line <&3; echo "$line"`
+	res := runApp(t, nil, "exec", db.ID(), "--", "bash", "-c", script, "-", "without flags")
+	if res.code != 0 || strings.TrimSpace(res.stdout) != "without flags" {
+		t.Fatalf("%+v", res)
+	}
+	if all := svc.AllSessions(); len(all) != 1 || all[0].Target != routes[0].Bastion {
+		t.Fatalf("without flags: sessions %+v, want one on %s", all, routes[0].Bastion)
+	}
+	res = runApp(t, nil, "exec", db.ID(), "--via", "ssm", "--bastion", second.ID(), "--", "bash", "-c", script, "-", "picked by flags")
+	if res.code != 0 || strings.TrimSpace(res.stdout) != "picked by flags" {
+		t.Fatalf("%+v", res)
+	}
+	all := svc.AllSessions()
+	if len(all) != 2 || all[1].Target != second.ID() || all[1].Document != "AWS-StartPortForwardingSessionToRemoteHost" {
+		t.Fatalf("sessions %+v, want the second, a port forwarding session on %s", all, second.ID())
+	}
+	if ep := db.Endpoint().String(); all[1].Destination != ep {
+		t.Errorf("the agent was asked for %s, want the discovered endpoint %s", all[1].Destination, ep)
+	}
+	if _, ok := dialed.Load(db.Endpoint().String()); !ok {
+		t.Errorf("the agent did not dial the endpoint")
+	}
+	if open := svc.Sessions(); len(open) != 0 {
+		t.Errorf("sessions left open: %+v", open)
 	}
 }
