@@ -206,17 +206,6 @@ func ssmOnly(t *testing.T, faults ssmfake.Faults) (*ssmfake.Service, string) {
 
 const testInstance = "i-0123456789abcdef0"
 
-func waitSessions(t *testing.T, svc *ssmfake.Service, what string, cond func(open, all []ssmfake.SessionInfo) bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond(svc.Sessions(), svc.AllSessions()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: open %+v, all %d", what, svc.Sessions(), len(svc.AllSessions()))
-		}
-		time.Sleep(5 * time.Millisecond) // polling the fake's state
-	}
-}
-
 // up prints the service's idle timeout as its own line, leaves the tunnel
 // listening with no session, and a new local connection brings a new
 // session and a new ready line.

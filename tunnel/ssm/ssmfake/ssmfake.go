@@ -6,8 +6,10 @@
 // session-manager-plugin completes port forwarding against it (the
 // conformance tests prove it), and it injects faults on demand: websocket
 // drops, periodic `close 1000 "Bye"`, delay, duplication, reordering and loss
-// of messages, idle timeouts, offline targets, pause_publication bursts and
-// API errors.
+// of messages, idle timeouts, offline targets, pause_publication bursts,
+// unanswered pings and API errors. Like the service, it refuses a data
+// channel whose upgrade is not SigV4-signed for ssmmessages in the region
+// the session was started in.
 //
 // Use it from tests and the sandbox only:
 //
