@@ -165,6 +165,11 @@ func TestChannelNoDoubleDeliveryAcrossReconnect(t *testing.T) {
 		t.Fatalf("delivered %q", s)
 	}
 	// The websocket breaks before the agent sees our ack; it resends.
+	// The ack is taken off the old websocket first: left queued, it would
+	// go out on the new one too and pass for the re-ack of the resend.
+	if got := ackSeq(t, h.peer.nextOf(wire.Acknowledge)); got != 0 {
+		t.Fatalf("ack for %d, want 0", got)
+	}
 	h.drop()
 	h.peer.data(0, wire.Output, "a")
 	if got := ackSeq(t, h.peer.nextOf(wire.Acknowledge)); got != 0 {
