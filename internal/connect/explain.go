@@ -33,6 +33,9 @@ type explaining struct {
 	explain func(ctx context.Context) (cause, fix string)
 	log     *slog.Logger
 	target  string
+	// now is the clock the reuse of an explanation is timed by; nil means
+	// time.Now. Tests set it to step past explainAfter without waiting.
+	now func() time.Time
 
 	mu         sync.Mutex
 	cause, fix string
@@ -51,7 +54,11 @@ func (e *explaining) Connect(ctx context.Context) (<-chan error, error) {
 func (e *explaining) why(ctx context.Context) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.at.IsZero() || time.Since(e.at) > explainAfter {
+	now := time.Now
+	if e.now != nil {
+		now = e.now
+	}
+	if e.at.IsZero() || now().Sub(e.at) > explainAfter {
 		ctx, cancel := context.WithTimeout(ctx, explainTimeout)
 		defer cancel()
 		cause, fix := e.explain(ctx)
@@ -60,7 +67,7 @@ func (e *explaining) why(ctx context.Context) string {
 		if fix != "" && fix != e.fix {
 			e.log.Warn("ssm: to fix the agent's connection, run: "+fix, "instance", e.target)
 		}
-		e.cause, e.fix, e.at = cause, fix, time.Now()
+		e.cause, e.fix, e.at = cause, fix, now()
 	}
 	return e.cause
 }

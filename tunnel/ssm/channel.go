@@ -99,6 +99,7 @@ type channel struct {
 	deliver   deliverFunc
 	reconnect reconnectFunc
 	pingEvery time.Duration
+	pingWait  time.Duration // for the pong, before the websocket counts as dead
 
 	wake chan struct{} // one token: the writer has work
 	done chan struct{} // closed when the channel has ended
@@ -130,6 +131,7 @@ func newChannel(log *slog.Logger, sessionID, target string, deliver deliverFunc,
 		deliver:   deliver,
 		reconnect: reconnect,
 		pingEvery: pingInterval,
+		pingWait:  pingTimeout,
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		inflight:  make(map[int64]*outMsg),
@@ -529,7 +531,7 @@ func (c *channel) pingLoop(ctx context.Context, t transport) error {
 			return nil
 		case <-tk.C:
 		}
-		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		pctx, cancel := context.WithTimeout(ctx, c.pingWait)
 		err := t.ping(pctx)
 		cancel()
 		if err != nil {

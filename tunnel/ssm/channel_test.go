@@ -22,11 +22,18 @@ type harness struct {
 	fail   chan error // makes reconnect fail
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
+
+// newHarnessWith lets setup adjust the channel and the first link before
+// the channel runs.
+func newHarnessWith(t *testing.T, setup func(c *channel, client *memEnd)) *harness {
 	t.Helper()
 	client, agent := newLink()
 	h := &harness{t: t, peer: &peer{t: t, end: agent}, got: make(chan string, 8192), links: make(chan transport, 1), fail: make(chan error, 1)}
 	h.c = newChannel(testLogger(), "s-1", "i-1", h.deliver, h.reconnect)
+	if setup != nil {
+		setup(h.c, client)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -158,6 +165,11 @@ func TestChannelNoDoubleDeliveryAcrossReconnect(t *testing.T) {
 		t.Fatalf("delivered %q", s)
 	}
 	// The websocket breaks before the agent sees our ack; it resends.
+	// The ack is taken off the old websocket first: left queued, it would
+	// go out on the new one too and pass for the re-ack of the resend.
+	if got := ackSeq(t, h.peer.nextOf(wire.Acknowledge)); got != 0 {
+		t.Fatalf("ack for %d, want 0", got)
+	}
 	h.drop()
 	h.peer.data(0, wire.Output, "a")
 	if got := ackSeq(t, h.peer.nextOf(wire.Acknowledge)); got != 0 {
@@ -328,5 +340,61 @@ func TestChannelIgnoresBadFrames(t *testing.T) {
 	}
 	if got := h.delivered(); !equalStrings(got, []string{"a"}) {
 		t.Errorf("delivered %q", got)
+	}
+}
+
+// A websocket whose pings go unanswered is dead even though nothing
+// failed on it: the channel drops it, takes a new one and resends what the
+// agent has not acknowledged, with the same sequence number.
+func TestChannelUnansweredPingsResume(t *testing.T) {
+	var first *memEnd
+	h := newHarnessWith(t, func(c *channel, client *memEnd) {
+		c.pingEvery = 5 * time.Millisecond
+		c.pingWait = 20 * time.Millisecond
+		client.l.deaf.Store(true)
+		first = client
+	})
+	h.send("x")
+	if m := h.peer.nextOf(wire.InputStreamData); m.SequenceNumber != 0 {
+		t.Fatalf("seq %d", m.SequenceNumber)
+	}
+	select {
+	case <-first.l.closed:
+	case <-time.After(testTimeout):
+		t.Fatal("the channel kept a websocket whose pings go unanswered")
+	}
+	if first.l.pings.Load() == 0 {
+		t.Fatal("the websocket was closed without a ping")
+	}
+	client, agent := newLink()
+	h.peer = &peer{t: t, end: agent}
+	h.links <- client
+	m := h.peer.nextOf(wire.InputStreamData)
+	if m.SequenceNumber != 0 || string(m.Payload) != "x" {
+		t.Fatalf("after the redial got %v, want the unacknowledged x again", m)
+	}
+	h.peer.ack(m)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := h.c.waitAcked(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Pings that are answered keep the new websocket: it is still the
+	// one in use after several of them.
+	for n := client.l.pings.Load(); client.l.pings.Load() < n+3; {
+		select {
+		case <-client.l.closed:
+			t.Fatal("an answering websocket was dropped")
+		case <-ctx.Done():
+			t.Fatal("no pings on the new websocket")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	h.send("y")
+	if m := h.peer.nextOf(wire.InputStreamData); m.SequenceNumber != 1 || string(m.Payload) != "y" {
+		t.Fatalf("next message %v, want seq 1 on the new websocket", m)
+	}
+	if err := h.c.failure(); err != nil {
+		t.Fatalf("channel ended: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/dbtunnel/dbtunnel/tunnel"
 )
@@ -17,6 +18,9 @@ type Dialer struct {
 	log  *slog.Logger
 	dial DialFunc
 	n    int
+	// pingEvery and pingWait, when set, replace the websocket ping's
+	// interval and pong deadline: tests shorten them.
+	pingEvery, pingWait time.Duration
 
 	// life ends on Close and cancels a Connect in progress.
 	life context.Context

@@ -276,8 +276,8 @@ func TestFakeMux(t *testing.T) {
 		t.Errorf("session %+v", s)
 	}
 	st := f.svc.Stats()
-	if st.UnsignedWebsockets != 0 {
-		t.Errorf("unsigned websockets: %+v", st)
+	if st.AuthRejected != 0 {
+		t.Errorf("websocket upgrades refused: %+v", st)
 	}
 	t.Logf("client data %d, of which resent needlessly %d", st.DataIn, st.DuplicatesIn)
 }

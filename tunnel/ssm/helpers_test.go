@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,8 @@ var errLinkClosed = errors.New("link closed")
 type link struct {
 	closed chan struct{}
 	once   sync.Once
+	pings  atomic.Int64 // pings sent by either end
+	deaf   atomic.Bool  // pings go unanswered: ping waits for its deadline
 }
 
 type memEnd struct {
@@ -64,8 +67,20 @@ func (e *memEnd) write(ctx context.Context, frame []byte) error {
 	}
 }
 
-func (e *memEnd) ping(context.Context) error { return nil }
-func (e *memEnd) close(bool)                 { e.l.once.Do(func() { close(e.l.closed) }) }
+func (e *memEnd) ping(ctx context.Context) error {
+	e.l.pings.Add(1)
+	if !e.l.deaf.Load() {
+		return nil
+	}
+	select {
+	case <-e.l.closed:
+		return errLinkClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *memEnd) close(bool) { e.l.once.Do(func() { close(e.l.closed) }) }
 
 // peer plays the agent's side of a link in tests.
 type peer struct {

@@ -22,7 +22,8 @@ func TestMuxBreakEndsSession(t *testing.T) {
 	svc.AddTarget(target, ssmfake.Agent{Online: true})
 	creds := credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")
 	d, err := New(Config{
-		API:    awsssm.New(awsssm.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(svc.URL()), RetryMaxAttempts: 1}),
+		API:         awsssm.New(awsssm.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(svc.URL()), RetryMaxAttempts: 1}),
+		Credentials: creds, Region: "us-east-1",
 		Target: target, Host: "127.0.0.1", Port: 9, Logger: testLogger(),
 	})
 	if err != nil {

@@ -111,6 +111,12 @@ func (d *Dialer) newSession(id, streamURL string) *session {
 		stopped:   make(chan struct{}),
 	}
 	s.ch = newChannel(s.log, id, d.cfg.Target, s.deliver, s.resume)
+	if d.pingEvery > 0 {
+		s.ch.pingEvery = d.pingEvery
+	}
+	if d.pingWait > 0 {
+		s.ch.pingWait = d.pingWait
+	}
 	return s
 }
 

@@ -200,6 +200,9 @@ func (s *Service) startSession(r *http.Request, in startSessionInput) (any, *API
 	s.nsessions++
 	ss := newSession(s, s.nsessions, "ssmfake-"+randomHex(9)[:17], in.Target, in.DocumentName, agent,
 		props, net.JoinHostPort(host, props["portNumber"]))
+	if sc, err := signedScope(r); err == nil {
+		ss.region = sc.region
+	}
 	s.sessions[ss.id] = ss
 	s.mu.Unlock()
 	ss.start()

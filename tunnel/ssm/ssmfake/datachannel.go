@@ -32,10 +32,21 @@ func (s *Service) serveDataChannel(w http.ResponseWriter, r *http.Request, id st
 		http.Error(w, "session "+id+" not found", http.StatusNotFound)
 		return
 	}
-	unsigned := r.Header.Get("Authorization") == "" && r.URL.Query().Get("X-Amz-Signature") == ""
+	// The service refuses an upgrade not signed for ssmmessages in the
+	// session's region before any websocket exists, with a 403.
+	if err := checkDataChannelScope(r, ss.region); err != nil {
+		s.stats.authRejected.Add(1)
+		s.log.Debug("ssmfake: websocket upgrade refused", "session", id, "err", err)
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true,
 		CompressionMode:    websocket.CompressionDisabled,
+		OnPingReceived: func(context.Context, []byte) bool {
+			s.stats.pingsIn.Add(1)
+			return !s.Faults().IgnorePings
+		},
 	})
 	if err != nil {
 		return
@@ -67,9 +78,6 @@ func (s *Service) serveDataChannel(w http.ResponseWriter, r *http.Request, id st
 		return
 	}
 	s.stats.websockets.Add(1)
-	if unsigned {
-		s.stats.unsignedWebsockets.Add(1)
-	}
 	s.log.Debug("ssmfake: websocket attached", "session", id, "clientVersion", open.ClientVersion)
 	s.wg.Add(1)
 	go ws.pingLoop()

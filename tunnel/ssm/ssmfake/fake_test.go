@@ -254,7 +254,7 @@ func TestTokens(t *testing.T) {
 	if _, err := rc.readErr(5 * time.Second); err == nil {
 		t.Error("the old websocket is still open")
 	}
-	if st := svc.Stats(); st.TokenRejected != 2 || st.Websockets != 2 || st.UnsignedWebsockets != 0 {
+	if st := svc.Stats(); st.TokenRejected != 2 || st.Websockets != 2 || st.AuthRejected != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }

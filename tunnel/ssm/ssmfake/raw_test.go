@@ -98,11 +98,17 @@ func (r *rawClient) next(d time.Duration) ([]byte, error) {
 }
 
 func dialRawErr(url, token, clientVersion string) (*websocket.Conn, error) {
+	// The fake reads the credential scope, not the signature.
+	header := http.Header{"Authorization": {"AWS4-HMAC-SHA256 Credential=" + testAccessKey + "/20240101/" + testRegion + "/ssmmessages/aws4_request"}}
+	return dialRawHeader(url, header, token, clientVersion)
+}
+
+// dialRawHeader opens a data channel with the given upgrade headers and
+// presents the token.
+func dialRawHeader(url string, header http.Header, token, clientVersion string) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
-		HTTPHeader: http.Header{"Authorization": {"AWS4-HMAC-SHA256 Credential=" + testAccessKey + "/20240101/" + testRegion + "/ssmmessages/aws4_request"}},
-	})
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: header})
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,7 @@ type session struct {
 	id       string
 	target   string
 	document string
+	region   string // of the StartSession call's signature: the data channel's must match
 	agent    Agent
 	props    map[string]string // the document's properties, as sent in the handshake
 	dest     string

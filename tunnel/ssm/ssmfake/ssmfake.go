@@ -6,8 +6,10 @@
 // session-manager-plugin completes port forwarding against it (the
 // conformance tests prove it), and it injects faults on demand: websocket
 // drops, periodic `close 1000 "Bye"`, delay, duplication, reordering and loss
-// of messages, idle timeouts, offline targets, pause_publication bursts and
-// API errors.
+// of messages, idle timeouts, offline targets, pause_publication bursts,
+// unanswered pings and API errors. Like the service, it refuses a data
+// channel whose upgrade is not SigV4-signed for ssmmessages in the region
+// the session was started in.
 //
 // Use it from tests and the sandbox only:
 //
@@ -99,6 +101,10 @@ type Faults struct {
 	// PauseEvery, stop the agent's output for PauseFor, then send
 	// start_publication. Both must be set.
 	PauseEvery, PauseFor time.Duration
+	// IgnorePings leaves the client's websocket pings unanswered, as a
+	// connection that is half dead would: frames still flow, no pong
+	// comes back.
+	IgnorePings bool
 }
 
 // DefaultIdleTimeout is the service's idle timeout unless Faults.IdleTimeout
@@ -161,9 +167,10 @@ type Stats struct {
 	TerminateSession int64
 	APIErrors        int64 // error replies of the control plane
 
-	Websockets         int64 // data channels accepted (valid token)
-	TokenRejected      int64 // data channels refused: bad or used token
-	UnsignedWebsockets int64 // accepted without an Authorization header
+	Websockets    int64 // data channels accepted (valid token)
+	TokenRejected int64 // data channels refused: bad or used token
+	AuthRejected  int64 // upgrades refused with 403: unsigned, or signed for another service or region
+	PingsIn       int64 // websocket pings from clients, answered or not
 
 	DataIn           int64 // input_stream_data frames received, duplicates included
 	DataOut          int64 // output_stream_data messages sent (first transmissions)
@@ -188,7 +195,7 @@ type Stats struct {
 
 type counters struct {
 	startSession, resumeSession, terminateSession, apiErrors            atomic.Int64
-	websockets, tokenRejected, unsignedWebsockets                       atomic.Int64
+	websockets, tokenRejected, authRejected, pingsIn                    atomic.Int64
 	dataIn, dataOut, acksIn, acksOut, retransmits                       atomic.Int64
 	duplicatesIn, futureIn, discardedEarly, inputWhilePaused, badFrames atomic.Int64
 	faultLost, faultDuplicated, faultReordered                          atomic.Int64
@@ -465,30 +472,31 @@ func (s *Service) Terminate(id, output string) {
 func (s *Service) Stats() Stats {
 	c := &s.stats
 	return Stats{
-		StartSession:       c.startSession.Load(),
-		ResumeSession:      c.resumeSession.Load(),
-		TerminateSession:   c.terminateSession.Load(),
-		APIErrors:          c.apiErrors.Load(),
-		Websockets:         c.websockets.Load(),
-		TokenRejected:      c.tokenRejected.Load(),
-		UnsignedWebsockets: c.unsignedWebsockets.Load(),
-		DataIn:             c.dataIn.Load(),
-		DataOut:            c.dataOut.Load(),
-		AcksIn:             c.acksIn.Load(),
-		AcksOut:            c.acksOut.Load(),
-		Retransmits:        c.retransmits.Load(),
-		DuplicatesIn:       c.duplicatesIn.Load(),
-		FutureIn:           c.futureIn.Load(),
-		DiscardedEarly:     c.discardedEarly.Load(),
-		InputWhilePaused:   c.inputWhilePaused.Load(),
-		BadFrames:          c.badFrames.Load(),
-		FaultLost:          c.faultLost.Load(),
-		FaultDuplicated:    c.faultDuplicated.Load(),
-		FaultReordered:     c.faultReordered.Load(),
-		ChannelClosed:      c.channelClosed.Load(),
-		Byes:               c.byes.Load(),
-		Drops:              c.drops.Load(),
-		Pauses:             c.pauses.Load(),
+		StartSession:     c.startSession.Load(),
+		ResumeSession:    c.resumeSession.Load(),
+		TerminateSession: c.terminateSession.Load(),
+		APIErrors:        c.apiErrors.Load(),
+		Websockets:       c.websockets.Load(),
+		TokenRejected:    c.tokenRejected.Load(),
+		AuthRejected:     c.authRejected.Load(),
+		PingsIn:          c.pingsIn.Load(),
+		DataIn:           c.dataIn.Load(),
+		DataOut:          c.dataOut.Load(),
+		AcksIn:           c.acksIn.Load(),
+		AcksOut:          c.acksOut.Load(),
+		Retransmits:      c.retransmits.Load(),
+		DuplicatesIn:     c.duplicatesIn.Load(),
+		FutureIn:         c.futureIn.Load(),
+		DiscardedEarly:   c.discardedEarly.Load(),
+		InputWhilePaused: c.inputWhilePaused.Load(),
+		BadFrames:        c.badFrames.Load(),
+		FaultLost:        c.faultLost.Load(),
+		FaultDuplicated:  c.faultDuplicated.Load(),
+		FaultReordered:   c.faultReordered.Load(),
+		ChannelClosed:    c.channelClosed.Load(),
+		Byes:             c.byes.Load(),
+		Drops:            c.drops.Load(),
+		Pauses:           c.pauses.Load(),
 	}
 }
 
