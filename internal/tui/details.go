@@ -35,7 +35,7 @@ func newDetailsScreen(cfg *config.Config, r row) detailsScreen {
 	}
 	d.port = field{limit: 5, accept: func(r rune) bool { return r >= '0' && r <= '9' }}
 	d.port.SetValue(strconv.Itoa(d.defaultPort))
-	d.locate(0)
+	d.locate(r.ep)
 	return d
 }
 
@@ -49,15 +49,7 @@ func (d *detailsScreen) locate(ep int) {
 	d.endpoint = ep
 	d.found = connect.FoundIn(d.row.inv, db, ep)
 	d.report = connect.Diagnose(d.row.name, d.found)
-	d.route = 0
-	if ct := d.row.cfg; ct != nil && (ct.Via == config.ViaSSH || ct.Via == config.ViaSSM) {
-		for i, rt := range d.found.Routes {
-			if rt.Via == ct.Via && rt.Verdict != discovery.VerdictBlocked {
-				d.route = i
-				break
-			}
-		}
-	}
+	d.route = preferredRoute(d.found.Routes, d.row.cfg)
 }
 
 // request is the open the screen's choices ask for. An unchanged port is
@@ -122,7 +114,13 @@ func (m *Model) detailsView(w, h int) []string {
 	lines := []string{m.st.title.Render(r.name) + "  " + r.kind + "  " + r.engine}
 	db, discovered := r.database()
 	if discovered {
-		where := fmt.Sprintf("in %s · %s", d.found.Scope, db.VPCID)
+		vpc := db.VPCID
+		if d.found.Endpoint.OwnNetwork() {
+			// A managed endpoint may sit in another VPC than its
+			// workgroup; its routes are judged there.
+			vpc = d.found.Endpoint.VPCID
+		}
+		where := fmt.Sprintf("in %s · %s", d.found.Scope, vpc)
 		if db.Status != "" {
 			where += " · " + db.Status
 		}

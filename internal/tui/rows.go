@@ -8,6 +8,7 @@ import (
 
 	"github.com/dbtunnel/dbtunnel/config"
 	"github.com/dbtunnel/dbtunnel/discovery"
+	"github.com/dbtunnel/dbtunnel/internal/connect"
 )
 
 // scopeState is what the targets screen knows of one discovery scope.
@@ -37,9 +38,12 @@ type row struct {
 	// note says why a config target has no discovery data yet.
 	note string
 
-	cfg   *config.Target // set for config targets
-	inv   *discovery.Inventory
-	db    int // index into inv.Databases when inv is set
+	cfg *config.Target // set for config targets
+	inv *discovery.Inventory
+	db  int // index into inv.Databases when inv is set
+	// ep is the endpoint the row opens, an index into the database's
+	// Endpoints: a config target's `endpoint:` or managed endpoint.
+	ep    int
 	match string
 }
 
@@ -78,7 +82,7 @@ func buildRows(cfg *config.Config, scopes []*scopeState) []row {
 		}
 		start := len(rows)
 		for i, db := range s.inv.Databases {
-			r := dbRow(db.Name, s.inv, i)
+			r := dbRow(db.Name, s.inv, i, 0, nil)
 			r.group = groupName(s.scope, db.VPCID)
 			rows = append(rows, r)
 		}
@@ -104,23 +108,38 @@ func groupName(s discovery.Scope, vpc string) string {
 	return s.Profile + " / " + s.Region + " / " + vpc
 }
 
-func dbRow(name string, inv *discovery.Inventory, i int) row {
+// dbRow lists endpoint ep of database i with the best route to it that
+// ct, the config target naming it (nil for none), allows.
+func dbRow(name string, inv *discovery.Inventory, i, ep int, ct *config.Target) row {
 	db := inv.Databases[i]
-	r := row{name: name, kind: string(db.Kind), engine: db.Engine, inv: inv, db: i, judged: true}
-	if len(db.Endpoints) > 0 {
-		r.endpoint = hostPort(db.Endpoints[0].Host, db.Endpoints[0].Port)
-	}
-	routes := db.Routes
-	if len(db.Endpoints) > 0 && db.Endpoints[0].OwnNetwork() {
-		routes = db.Endpoints[0].Routes
-	}
-	if len(routes) == 0 {
+	r := row{name: name, kind: string(db.Kind), engine: db.Engine, inv: inv, db: i, ep: ep, judged: true, cfg: ct}
+	f := connect.FoundIn(inv, db, ep)
+	r.endpoint = hostPort(f.Endpoint.Host, f.Endpoint.Port)
+	if len(f.Routes) == 0 {
 		r.route, r.verdict = "no bastion", discovery.VerdictBlocked
 		return r
 	}
-	best := routes[0]
+	best := f.Routes[preferredRoute(f.Routes, ct)]
 	r.route, r.verdict = best.Via+" "+bastionLabel(best), best.Verdict
 	return r
+}
+
+// preferredRoute is the index of the route shown and preselected for a
+// target: the first (best) one, unless the target's `via:` asks for a
+// backend, then the best of that backend's that is not blocked.
+func preferredRoute(routes []discovery.Route, ct *config.Target) int {
+	if ct == nil || (ct.Via != config.ViaSSH && ct.Via != config.ViaSSM) {
+		return 0
+	}
+	if i := slices.IndexFunc(routes, func(rt discovery.Route) bool {
+		return rt.Via == ct.Via && rt.Verdict != discovery.VerdictBlocked
+	}); i >= 0 {
+		return i
+	}
+	if i := slices.IndexFunc(routes, func(rt discovery.Route) bool { return rt.Via == ct.Via }); i >= 0 {
+		return i
+	}
+	return 0
 }
 
 func configRow(name string, ct *config.Target, scopes []*scopeState) row {
@@ -141,11 +160,11 @@ func configRow(name string, ct *config.Target, scopes []*scopeState) row {
 			continue
 		}
 		for i, db := range s.inv.Databases {
-			if db.Name == ct.Database || slices.ContainsFunc(db.Endpoints, func(e discovery.Endpoint) bool {
-				return e.Role == discovery.RoleManagedEndpoint && e.Name == ct.Database
-			}) {
-				r := dbRow(name, s.inv, i)
-				r.group, r.cfg = configGroup, ct
+			// The same match a search by name makes, so the row opens
+			// what `dbtunnel up` would.
+			if ep := connect.EndpointIndex(db, ct.Database, ct.Endpoint); ep >= 0 {
+				r := dbRow(name, s.inv, i, ep, ct)
+				r.group = configGroup
 				return r
 			}
 		}

@@ -130,7 +130,7 @@ func (m *Model) tunnelsUpdate(msg tea.Msg) tea.Cmd {
 			if e != nil {
 				e.state, e.err = tunnel.StateFailed, msg.err.Error()
 			}
-			return logCmd(m.log, slog.LevelError, "open failed", "target", msg.target.Name, "err", msg.err)
+			return logCmd(m.log, slog.LevelError, "open failed", "target", msg.name, "err", msg.err)
 		}
 		if e == nil || m.quitting {
 			// Removed or quitting meanwhile; the registry closes it.
