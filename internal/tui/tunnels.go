@@ -152,7 +152,7 @@ func (m *Model) tunnelsUpdate(msg tea.Msg) tea.Cmd {
 			}
 			return nil
 		}
-		if e != nil && e.tun == msg.tun {
+		if e != nil && e.tun == msg.tun && (e.state != stateClosing || msg.ev.State == tunnel.StateClosed) {
 			e.state = msg.ev.State
 			if msg.ev.Err != nil && !errors.Is(msg.ev.Err, tunnel.ErrRedialRequested) {
 				e.err = msg.ev.Err.Error()
@@ -224,8 +224,9 @@ func (m *Model) tunnelsKey(k tea.KeyPressMsg) tea.Cmd {
 		switch {
 		case e.state == tunnel.StateClosed || e.state == tunnel.StateFailed:
 			t.remove(e.id)
+		case e.state == stateClosing:
 		case e.tun != nil:
-			e.state = tunnel.StateClosed
+			e.state = stateClosing
 			return tea.Batch(closeTunnel(e.id, e.tun), logCmd(m.log, slog.LevelInfo, "closing tunnel", "target", e.name, "active", e.stats.Active))
 		}
 	case "r":

@@ -216,10 +216,19 @@ func TestTunnelsFollowEventsAndStats(t *testing.T) {
 	if cmd := press(m, "r"); cmd == nil || !strings.Contains(m.status, "reconnecting prod-aurora") {
 		t.Fatalf("r: status %q", m.status)
 	}
-	if cmd := press(m, "d"); cmd == nil || e.state != tunnel.StateClosed {
+	// d closes: the entry reads closing until the tunnel has let go of
+	// its port, whatever events still arrive.
+	if cmd := press(m, "d"); cmd == nil || e.state != stateClosing {
 		t.Fatalf("d: state %s", e.state)
 	}
+	m.Update(tunnelEventMsg{id: e.id, tun: tun, ok: true, ev: tunnel.Event{State: tunnel.StateReady}})
+	if cmd := press(m, "d"); cmd != nil || e.state != stateClosing || !strings.Contains(plain(m), "◌ prod-aurora") {
+		t.Fatalf("while closing: state %s\n%s", e.state, plain(m))
+	}
 	m.Update(closedMsg{id: e.id})
+	if e.state != tunnel.StateClosed {
+		t.Fatalf("closed: state %s", e.state)
+	}
 	press(m, "d") // again: removed
 	if len(m.tunnels.entries) != 0 {
 		t.Fatal("second d did not remove the closed entry")
