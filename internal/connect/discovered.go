@@ -158,7 +158,7 @@ func FoundIn(inv *discovery.Inventory, db discovery.Database, ep int) *Found {
 func (r *Resolver) choose(name string, f *Found, via, bastion string) (discovery.Route, error) {
 	var allowed, unsupported []discovery.Route
 	for _, rt := range f.Routes {
-		if via != "" && via != config.ViaAuto && rt.Via != via {
+		if !viaAllows(via, rt) {
 			continue
 		}
 		if !bastionMatches(bastion, rt, f.Bastions) {
@@ -178,6 +178,11 @@ func (r *Resolver) choose(name string, f *Found, via, bastion string) (discovery
 		}
 	}
 	return discovery.Route{}, &NoRouteError{Target: name, Routes: allowed, Unsupported: unsupported}
+}
+
+// viaAllows applies the target's via setting: auto, ssm or ssh.
+func viaAllows(via string, rt discovery.Route) bool {
+	return via == "" || via == config.ViaAuto || rt.Via == via
 }
 
 // bastionMatches applies the target's bastion setting: auto, an instance

@@ -6,7 +6,6 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/dbtunnel/dbtunnel/config"
 	"github.com/dbtunnel/dbtunnel/discovery"
 	"github.com/dbtunnel/dbtunnel/internal/connect"
 )
@@ -16,6 +15,7 @@ import (
 // endpoint, the route (backend and bastion) and the local port, with the
 // best preselected.
 type detailsScreen struct {
+	res      *connect.Resolver
 	row      row
 	endpoint int
 	found    *connect.Found // nil for explicit targets and ones not discovered yet
@@ -27,8 +27,8 @@ type detailsScreen struct {
 	defaultPort int
 }
 
-func newDetailsScreen(cfg *config.Config, r row) detailsScreen {
-	d := detailsScreen{row: r}
+func newDetailsScreen(res *connect.Resolver, r row) detailsScreen {
+	d := detailsScreen{res: res, row: r}
 	d.defaultPort = connect.StablePort(r.name)
 	if r.cfg != nil && r.cfg.LocalPort != 0 {
 		d.defaultPort = r.cfg.LocalPort
@@ -49,7 +49,7 @@ func (d *detailsScreen) locate(ep int) {
 	d.endpoint = ep
 	d.found = connect.FoundIn(d.row.inv, db, ep)
 	d.report = connect.Diagnose(d.row.name, d.found)
-	d.route = preferredRoute(d.found.Routes, d.row.cfg)
+	d.route = d.res.PreferredRoute(d.row.name, d.found)
 }
 
 // request is the open the screen's choices ask for. An unchanged port is

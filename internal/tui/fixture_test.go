@@ -48,7 +48,7 @@ func route(via, bastion, name string, v discovery.Verdict, reason, fix string) d
 func fixtureInventories() map[discovery.Scope]*discovery.Inventory {
 	bastions := []discovery.Bastion{
 		{InstanceID: "i-0priv", Name: "bastion-private"},
-		{InstanceID: "i-0pub", Name: "bastion-public", PublicIP: "198.51.100.10"},
+		{InstanceID: "i-0pub", Name: "bastion-public", PublicIP: "198.51.100.10", Tags: map[string]string{"Name": "bastion-public"}},
 	}
 	return map[discovery.Scope]*discovery.Inventory{
 		prod: {Scope: prod, Bastions: bastions, Databases: []discovery.Database{{
@@ -112,8 +112,8 @@ const fixtureYAML = `targets:
 `
 
 // discoveredYAML adds config targets that name discovered databases: an
-// endpoint other than the first, a Redshift Serverless managed endpoint
-// and a backend preference.
+// endpoint other than the first, a Redshift Serverless managed endpoint,
+// a backend and a bastion.
 const discoveredYAML = `  prod-reader:
     profile: prod
     region: ap-northeast-1
@@ -128,6 +128,11 @@ const discoveredYAML = `  prod-reader:
     region: ap-northeast-1
     database: prod-aurora
     via: ssh
+  aurora-pinned:
+    profile: prod
+    region: ap-northeast-1
+    database: prod-aurora
+    bastion: tag:Name=bastion-public
 `
 
 func fixtureConfig(t testing.TB) *config.Config { return parseConfig(t, fixtureYAML) }

@@ -58,8 +58,9 @@ func (r *row) database() (discovery.Database, bool) {
 const configGroup = "config file"
 
 // buildRows lists config targets first, in file order, then every
-// discovered database grouped by profile / region / VPC.
-func buildRows(cfg *config.Config, scopes []*scopeState) []row {
+// discovered database grouped by profile / region / VPC, each with the
+// route res would open it on.
+func buildRows(cfg *config.Config, res *connect.Resolver, scopes []*scopeState) []row {
 	var rows []row
 	if cfg != nil {
 		names := cfg.Order
@@ -72,7 +73,7 @@ func buildRows(cfg *config.Config, scopes []*scopeState) []row {
 		}
 		for _, n := range names {
 			if ct := cfg.Targets[n]; ct != nil {
-				rows = append(rows, configRow(n, ct, scopes))
+				rows = append(rows, configRow(res, n, ct, scopes))
 			}
 		}
 	}
@@ -82,7 +83,7 @@ func buildRows(cfg *config.Config, scopes []*scopeState) []row {
 		}
 		start := len(rows)
 		for i, db := range s.inv.Databases {
-			r := dbRow(db.Name, s.inv, i, 0, nil)
+			r := dbRow(res, db.Name, s.inv, i, 0)
 			r.group = groupName(s.scope, db.VPCID)
 			rows = append(rows, r)
 		}
@@ -108,41 +109,23 @@ func groupName(s discovery.Scope, vpc string) string {
 	return s.Profile + " / " + s.Region + " / " + vpc
 }
 
-// dbRow lists endpoint ep of database i with the best route to it that
-// ct, the config target naming it (nil for none), allows.
-func dbRow(name string, inv *discovery.Inventory, i, ep int, ct *config.Target) row {
+// dbRow lists endpoint ep of database i with the route the row opens on,
+// as res picks it for the target called name.
+func dbRow(res *connect.Resolver, name string, inv *discovery.Inventory, i, ep int) row {
 	db := inv.Databases[i]
-	r := row{name: name, kind: string(db.Kind), engine: db.Engine, inv: inv, db: i, ep: ep, judged: true, cfg: ct}
+	r := row{name: name, kind: string(db.Kind), engine: db.Engine, inv: inv, db: i, ep: ep, judged: true}
 	f := connect.FoundIn(inv, db, ep)
 	r.endpoint = hostPort(f.Endpoint.Host, f.Endpoint.Port)
 	if len(f.Routes) == 0 {
 		r.route, r.verdict = "no bastion", discovery.VerdictBlocked
 		return r
 	}
-	best := f.Routes[preferredRoute(f.Routes, ct)]
+	best := f.Routes[res.PreferredRoute(name, f)]
 	r.route, r.verdict = best.Via+" "+bastionLabel(best), best.Verdict
 	return r
 }
 
-// preferredRoute is the index of the route shown and preselected for a
-// target: the first (best) one, unless the target's `via:` asks for a
-// backend, then the best of that backend's that is not blocked.
-func preferredRoute(routes []discovery.Route, ct *config.Target) int {
-	if ct == nil || (ct.Via != config.ViaSSH && ct.Via != config.ViaSSM) {
-		return 0
-	}
-	if i := slices.IndexFunc(routes, func(rt discovery.Route) bool {
-		return rt.Via == ct.Via && rt.Verdict != discovery.VerdictBlocked
-	}); i >= 0 {
-		return i
-	}
-	if i := slices.IndexFunc(routes, func(rt discovery.Route) bool { return rt.Via == ct.Via }); i >= 0 {
-		return i
-	}
-	return 0
-}
-
-func configRow(name string, ct *config.Target, scopes []*scopeState) row {
+func configRow(res *connect.Resolver, name string, ct *config.Target, scopes []*scopeState) row {
 	if ct.Host != "" {
 		r := row{name: name, group: configGroup, kind: "explicit", engine: ct.Engine, endpoint: hostPort(ct.Host, ct.Port), cfg: ct}
 		switch {
@@ -163,8 +146,8 @@ func configRow(name string, ct *config.Target, scopes []*scopeState) row {
 			// The same match a search by name makes, so the row opens
 			// what `dbtunnel up` would.
 			if ep := connect.EndpointIndex(db, ct.Database, ct.Endpoint); ep >= 0 {
-				r := dbRow(name, s.inv, i, ep, ct)
-				r.group = configGroup
+				r := dbRow(res, name, s.inv, i, ep)
+				r.group, r.cfg = configGroup, ct
 				return r
 			}
 		}

@@ -332,8 +332,11 @@ func TestConfigTargetsOpenWhatTheyName(t *testing.T) {
 		"prod-reader": {"prod-aurora.cluster-ro-abc.ap-northeast-1.rds.amazonaws.com:5432", "ssm i-0priv (bastion-private)", "ok"},
 		"tools":       {"endpoint-tools.123.us-east-1.redshift-serverless.amazonaws.com:5439", "ssh i-0tools (bastion-tools)", "ok"},
 		"aurora-ssh":  {"prod-aurora.cluster-abc.ap-northeast-1.rds.amazonaws.com:5432", "ssh i-0pub (bastion-public)", "blocked"},
+		// The only route through i-0pub is blocked: shown, not swapped
+		// for one the target does not allow.
+		"aurora-pinned": {"prod-aurora.cluster-abc.ap-northeast-1.rds.amazonaws.com:5432", "ssh i-0pub (bastion-public)", "blocked"},
 	}
-	for i, name := range []string{"prod-reader", "tools", "aurora-ssh"} {
+	for i, name := range []string{"prod-reader", "tools", "aurora-ssh", "aurora-pinned"} {
 		r := m.rows[i+1]
 		w := want[name]
 		if r.name != name || r.group != configGroup || r.endpoint != w.endpoint || r.route != w.route || string(r.verdict) != w.verdict {
@@ -369,6 +372,20 @@ func TestConfigTargetsOpenWhatTheyName(t *testing.T) {
 		if got.Remote() != byName.Remote() || got.Route.Via != byName.Route.Via || got.Route.Bastion != byName.Route.Bastion {
 			t.Errorf("%s: the TUI opens %s via %s %s; by name: %s via %s %s", name,
 				got.Remote(), got.Route.Via, got.Route.Bastion, byName.Remote(), byName.Route.Via, byName.Route.Bastion)
+		}
+		press(m, "esc")
+	}
+
+	// The details of a target whose routes are all refused preselect
+	// the one it asks for.
+	for i, name := range []string{"aurora-ssh", "aurora-pinned"} {
+		m.screen, m.targets.cursor = screenTargets, 0
+		for range i + 3 {
+			press(m, "down")
+		}
+		press(m, "enter")
+		if m.details.row.name != name || m.details.route != 1 || !strings.Contains(plain(m), "› ✗ blocked ssh  i-0pub") {
+			t.Errorf("details of %q: route %d\n%s", m.details.row.name, m.details.route, plain(m))
 		}
 		press(m, "esc")
 	}
