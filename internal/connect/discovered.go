@@ -103,35 +103,40 @@ func (r *Resolver) find(ctx context.Context, name string, ct *config.Target) (*F
 	return nil, unknownTarget(r.Config, name, scopes)
 }
 
-// match reports whether db is the one asked for, by its identifier or, for
-// Redshift Serverless, by a managed endpoint's name, and picks the endpoint.
+// match reports whether db is the one asked for and locates the endpoint
+// the target picks.
 func match(inv *discovery.Inventory, db discovery.Database, name, endpoint string) *Found {
-	pick := -1
-	switch {
-	case db.Name == name:
-		pick = 0
-		if endpoint != "" {
-			pick = slices.IndexFunc(db.Endpoints, func(e discovery.Endpoint) bool {
-				return e.Name == endpoint || (e.Name == "" && e.Role == endpoint)
-			})
-			if pick < 0 {
-				pick = slices.IndexFunc(db.Endpoints, func(e discovery.Endpoint) bool { return e.Role == endpoint })
-			}
-		}
-	default:
-		pick = slices.IndexFunc(db.Endpoints, func(e discovery.Endpoint) bool {
+	pick := EndpointIndex(db, name, endpoint)
+	if pick < 0 {
+		return nil
+	}
+	return FoundIn(inv, db, pick)
+}
+
+// EndpointIndex reports whether db is the database a target's `database:`
+// names, by its identifier or, for Redshift Serverless, by a managed
+// endpoint's name, and which of db.Endpoints its `endpoint:` (a role or a
+// custom endpoint's name; "" for the first) picks. It is -1 when db is not
+// the one. The TUI, which holds the inventory, locates config targets with
+// it, so that it opens what a search by name opens.
+func EndpointIndex(db discovery.Database, name, endpoint string) int {
+	if len(db.Endpoints) == 0 {
+		return -1
+	}
+	if db.Name != name {
+		return slices.IndexFunc(db.Endpoints, func(e discovery.Endpoint) bool {
 			return e.Role == discovery.RoleManagedEndpoint && e.Name == name
 		})
 	}
-	if pick < 0 || len(db.Endpoints) == 0 {
-		return nil
+	if endpoint == "" {
+		return 0
 	}
-	ep := db.Endpoints[pick]
-	routes := db.Routes
-	if ep.OwnNetwork() {
-		routes = ep.Routes
+	if i := slices.IndexFunc(db.Endpoints, func(e discovery.Endpoint) bool {
+		return e.Name == endpoint || (e.Name == "" && e.Role == endpoint)
+	}); i >= 0 {
+		return i
 	}
-	return &Found{Scope: inv.Scope, Database: db, Endpoint: ep, Routes: routes, Bastions: inv.Bastions}
+	return slices.IndexFunc(db.Endpoints, func(e discovery.Endpoint) bool { return e.Role == endpoint })
 }
 
 // FoundIn locates endpoint ep (an index into db.Endpoints) of a database
@@ -153,7 +158,7 @@ func FoundIn(inv *discovery.Inventory, db discovery.Database, ep int) *Found {
 func (r *Resolver) choose(name string, f *Found, via, bastion string) (discovery.Route, error) {
 	var allowed, unsupported []discovery.Route
 	for _, rt := range f.Routes {
-		if via != "" && via != config.ViaAuto && rt.Via != via {
+		if !viaAllows(via, rt) {
 			continue
 		}
 		if !bastionMatches(bastion, rt, f.Bastions) {
@@ -173,6 +178,11 @@ func (r *Resolver) choose(name string, f *Found, via, bastion string) (discovery
 		}
 	}
 	return discovery.Route{}, &NoRouteError{Target: name, Routes: allowed, Unsupported: unsupported}
+}
+
+// viaAllows applies the target's via setting: auto, ssm or ssh.
+func viaAllows(via string, rt discovery.Route) bool {
+	return via == "" || via == config.ViaAuto || rt.Via == via
 }
 
 // bastionMatches applies the target's bastion setting: auto, an instance

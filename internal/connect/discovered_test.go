@@ -227,3 +227,40 @@ func TestDiagnoseWithoutRoutesSaysWhatToLaunch(t *testing.T) {
 		t.Fatalf("%+v", rep)
 	}
 }
+
+// TestPreferredRoute: the route a screen preselects is the one a target
+// opens on, and when none works the one its via: and bastion: ask for.
+func TestPreferredRoute(t *testing.T) {
+	inv := inventories()[prod]
+	aurora := FoundIn(inv, inv.Databases[0], 0)
+	blocked := FoundIn(inv, inv.Databases[1], 0)
+	r := &Resolver{Config: parse(t, `targets:
+  aurora-ssh:
+    profile: prod
+    database: prod-aurora
+    via: ssh
+  aurora-public:
+    profile: prod
+    database: prod-aurora
+    bastion: tag:Name=bastion-public
+  blocked-ssm:
+    profile: prod
+    database: blocked-db
+    via: ssm
+`)}
+	for _, c := range []struct {
+		name string
+		f    *Found
+		want int
+	}{
+		{"prod-aurora", aurora, 0},   // a bare name: the best route
+		{"aurora-ssh", aurora, 1},    // via: ssh
+		{"aurora-public", aurora, 1}, // bastion: by tag
+		{"blocked-db", blocked, 0},   // nothing works: the best route, blocked
+		{"blocked-ssm", blocked, 0},  // no ssm route at all
+	} {
+		if got := r.PreferredRoute(c.name, c.f); got != c.want {
+			t.Errorf("%s: route %d, want %d", c.name, got, c.want)
+		}
+	}
+}

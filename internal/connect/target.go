@@ -158,15 +158,59 @@ func (r *Resolver) resolveRoute(ctx context.Context, name string, o Overrides) (
 // config target called name, when it names this database, supplies the
 // local port, user, route preferences and the like; the overrides win.
 func (r *Resolver) ResolveFound(name string, f *Found, o Overrides) (Target, error) {
+	return r.resolveFound(name, r.configFor(name, f), f, o)
+}
+
+// configFor is the config target called name when it names f's database.
+func (r *Resolver) configFor(name string, f *Found) *config.Target {
 	ct := r.Config.Targets[name]
 	if ct != nil && (ct.Host != "" || (ct.Database != f.Database.Name && ct.Database != f.Endpoint.Name)) {
-		ct = nil
+		return nil
 	}
-	return r.resolveFound(name, ct, f, o)
+	return ct
+}
+
+// PreferredRoute is the index into f.Routes of the route the target
+// called name opens on (ResolveFound without overrides); when no route
+// works, the first one its via: and bastion: allow, so that a screen shows
+// why it fails; 0 when they allow none.
+func (r *Resolver) PreferredRoute(name string, f *Found) int {
+	via, bastion, err := r.preferences(name, r.configFor(name, f), Overrides{})
+	if err != nil {
+		return 0
+	}
+	same := func(want discovery.Route) func(discovery.Route) bool {
+		return func(rt discovery.Route) bool { return rt.Via == want.Via && rt.Bastion == want.Bastion }
+	}
+	if rt, err := r.choose(name, f, via, bastion); err == nil {
+		if i := slices.IndexFunc(f.Routes, same(rt)); i >= 0 {
+			return i
+		}
+	}
+	if i := slices.IndexFunc(f.Routes, func(rt discovery.Route) bool {
+		return viaAllows(via, rt) && bastionMatches(bastion, rt, f.Bastions)
+	}); i >= 0 {
+		return i
+	}
+	return 0
 }
 
 func (r *Resolver) resolveFound(name string, ct *config.Target, f *Found, o Overrides) (Target, error) {
-	via, bastion := r.Config.Defaults.Via, ""
+	via, bastion, err := r.preferences(name, ct, o)
+	if err != nil {
+		return Target{}, err
+	}
+	rt, err := r.choose(name, f, via, bastion)
+	if err != nil {
+		return Target{}, err
+	}
+	return fromDiscovery(name, ct, f, rt, o), nil
+}
+
+// preferences are the backend and bastion a target asks for: the
+// overrides, else its config (ct may be nil), else the defaults.
+func (r *Resolver) preferences(name string, ct *config.Target, o Overrides) (via, bastion string, err error) {
+	via = r.Config.Defaults.Via
 	if ct != nil {
 		via, bastion = ct.Via, ct.Bastion
 	}
@@ -177,17 +221,13 @@ func (r *Resolver) resolveFound(name string, ct *config.Target, f *Found, o Over
 		bastion = o.Bastion
 	}
 	if err := checkVia(name, via); err != nil {
-		return Target{}, err
+		return "", "", err
 	}
 	if ct != nil && ct.SSH != nil && ct.SSH.Transport == config.TransportSSM && via != config.ViaSSM {
 		// SSH over SSM goes where an SSM route goes.
 		via = config.ViaSSM
 	}
-	rt, err := r.choose(name, f, via, bastion)
-	if err != nil {
-		return Target{}, err
-	}
-	return fromDiscovery(name, ct, f, rt, o), nil
+	return via, bastion, nil
 }
 
 // Lookup finds what discovery knows of the database a target names, with

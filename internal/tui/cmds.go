@@ -27,7 +27,10 @@ type (
 	scanDoneMsg struct{}
 	// openedMsg ends an open: the tunnel is bound, or err says why not.
 	openedMsg struct {
-		id     int
+		id int
+		// name is the target asked for, known even when resolving it
+		// failed and target is empty.
+		name   string
 		target connect.Target
 		tun    *tunnel.Tunnel
 		err    error
@@ -139,15 +142,15 @@ func openTunnel(ctx context.Context, r *connect.Resolver, op *connect.Opener, re
 			t, err = r.Resolve(ctx, req.name, req.o)
 		}
 		if err != nil {
-			return openedMsg{id: id, err: err}
+			return openedMsg{id: id, name: req.name, err: err}
 		}
 		// The tunnel outlives the request: it ends when closed.
 		tun, err := op.Open(context.Background(), t)
 		if err != nil {
-			return openedMsg{id: id, target: t, err: err}
+			return openedMsg{id: id, name: req.name, target: t, err: err}
 		}
 		reg.add(tun)
-		return openedMsg{id: id, target: t, tun: tun}
+		return openedMsg{id: id, name: req.name, target: t, tun: tun}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/dbtunnel/dbtunnel/config"
 	"github.com/dbtunnel/dbtunnel/discovery"
 	"github.com/dbtunnel/dbtunnel/internal/connect"
 )
@@ -16,6 +15,7 @@ import (
 // endpoint, the route (backend and bastion) and the local port, with the
 // best preselected.
 type detailsScreen struct {
+	res      *connect.Resolver
 	row      row
 	endpoint int
 	found    *connect.Found // nil for explicit targets and ones not discovered yet
@@ -27,15 +27,15 @@ type detailsScreen struct {
 	defaultPort int
 }
 
-func newDetailsScreen(cfg *config.Config, r row) detailsScreen {
-	d := detailsScreen{row: r}
+func newDetailsScreen(res *connect.Resolver, r row) detailsScreen {
+	d := detailsScreen{res: res, row: r}
 	d.defaultPort = connect.StablePort(r.name)
 	if r.cfg != nil && r.cfg.LocalPort != 0 {
 		d.defaultPort = r.cfg.LocalPort
 	}
 	d.port = field{limit: 5, accept: func(r rune) bool { return r >= '0' && r <= '9' }}
 	d.port.SetValue(strconv.Itoa(d.defaultPort))
-	d.locate(0)
+	d.locate(r.ep)
 	return d
 }
 
@@ -49,15 +49,7 @@ func (d *detailsScreen) locate(ep int) {
 	d.endpoint = ep
 	d.found = connect.FoundIn(d.row.inv, db, ep)
 	d.report = connect.Diagnose(d.row.name, d.found)
-	d.route = 0
-	if ct := d.row.cfg; ct != nil && (ct.Via == config.ViaSSH || ct.Via == config.ViaSSM) {
-		for i, rt := range d.found.Routes {
-			if rt.Via == ct.Via && rt.Verdict != discovery.VerdictBlocked {
-				d.route = i
-				break
-			}
-		}
-	}
+	d.route = d.res.PreferredRoute(d.row.name, d.found)
 }
 
 // request is the open the screen's choices ask for. An unchanged port is
@@ -122,7 +114,13 @@ func (m *Model) detailsView(w, h int) []string {
 	lines := []string{m.st.title.Render(r.name) + "  " + r.kind + "  " + r.engine}
 	db, discovered := r.database()
 	if discovered {
-		where := fmt.Sprintf("in %s · %s", d.found.Scope, db.VPCID)
+		vpc := db.VPCID
+		if d.found.Endpoint.OwnNetwork() {
+			// A managed endpoint may sit in another VPC than its
+			// workgroup; its routes are judged there.
+			vpc = d.found.Endpoint.VPCID
+		}
+		where := fmt.Sprintf("in %s · %s", d.found.Scope, vpc)
 		if db.Status != "" {
 			where += " · " + db.Status
 		}

@@ -48,7 +48,7 @@ func route(via, bastion, name string, v discovery.Verdict, reason, fix string) d
 func fixtureInventories() map[discovery.Scope]*discovery.Inventory {
 	bastions := []discovery.Bastion{
 		{InstanceID: "i-0priv", Name: "bastion-private"},
-		{InstanceID: "i-0pub", Name: "bastion-public", PublicIP: "198.51.100.10"},
+		{InstanceID: "i-0pub", Name: "bastion-public", PublicIP: "198.51.100.10", Tags: map[string]string{"Name": "bastion-public"}},
 	}
 	return map[discovery.Scope]*discovery.Inventory{
 		prod: {Scope: prod, Bastions: bastions, Databases: []discovery.Database{{
@@ -75,7 +75,16 @@ func fixtureInventories() map[discovery.Scope]*discovery.Inventory {
 		dev: {Scope: dev, Databases: []discovery.Database{{
 			Name: "analytics", Kind: discovery.KindRedshiftServerless, Engine: "redshift",
 			Profile: "dev", Region: "us-east-1", VPCID: "vpc-0data",
-			Endpoints: []discovery.Endpoint{{Role: discovery.RoleInstance, Host: "analytics.123.us-east-1.redshift-serverless.amazonaws.com", Port: 5439}},
+			Endpoints: []discovery.Endpoint{
+				{Role: discovery.RoleInstance, Host: "analytics.123.us-east-1.redshift-serverless.amazonaws.com", Port: 5439},
+				// A managed VPC endpoint in another VPC, with routes of
+				// its own (seed 001).
+				{Role: discovery.RoleManagedEndpoint, Name: "analytics-tools", VPCID: "vpc-0tools",
+					Host: "endpoint-tools.123.us-east-1.redshift-serverless.amazonaws.com", Port: 5439,
+					Routes: []discovery.Route{
+						route("ssh", "i-0tools", "bastion-tools", discovery.VerdictOK, "sg-0tools-ep allows tcp/5439 from sg-0tools", ""),
+					}},
+			},
 			Routes: []discovery.Route{
 				route("ssm", "i-0dev", "", discovery.VerdictUnknown, "i-0dev's SSM agent is ConnectionLost", ""),
 			},
@@ -92,9 +101,7 @@ func withChecks(r discovery.Route) discovery.Route {
 	return r
 }
 
-func fixtureConfig(t testing.TB) *config.Config {
-	t.Helper()
-	cfg, err := config.Parse("", []byte(`targets:
+const fixtureYAML = `targets:
   legacy:
     host: db.internal.example.com
     port: 5432
@@ -102,7 +109,37 @@ func fixtureConfig(t testing.TB) *config.Config {
     ssh:
       host: 203.0.113.10
       user: ec2-user
-`), t.TempDir())
+`
+
+// discoveredYAML adds config targets that name discovered databases: an
+// endpoint other than the first, a Redshift Serverless managed endpoint,
+// a backend and a bastion.
+const discoveredYAML = `  prod-reader:
+    profile: prod
+    region: ap-northeast-1
+    database: prod-aurora
+    endpoint: reader
+  tools:
+    profile: dev
+    region: us-east-1
+    database: analytics-tools
+  aurora-ssh:
+    profile: prod
+    region: ap-northeast-1
+    database: prod-aurora
+    via: ssh
+  aurora-pinned:
+    profile: prod
+    region: ap-northeast-1
+    database: prod-aurora
+    bastion: tag:Name=bastion-public
+`
+
+func fixtureConfig(t testing.TB) *config.Config { return parseConfig(t, fixtureYAML) }
+
+func parseConfig(t testing.TB, yaml string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("", []byte(yaml), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dbtunnel/dbtunnel/config"
 	"github.com/dbtunnel/dbtunnel/discovery"
+	"github.com/dbtunnel/dbtunnel/internal/connect"
 )
 
 // scopeState is what the targets screen knows of one discovery scope.
@@ -37,9 +38,12 @@ type row struct {
 	// note says why a config target has no discovery data yet.
 	note string
 
-	cfg   *config.Target // set for config targets
-	inv   *discovery.Inventory
-	db    int // index into inv.Databases when inv is set
+	cfg *config.Target // set for config targets
+	inv *discovery.Inventory
+	db  int // index into inv.Databases when inv is set
+	// ep is the endpoint the row opens, an index into the database's
+	// Endpoints: a config target's `endpoint:` or managed endpoint.
+	ep    int
 	match string
 }
 
@@ -54,8 +58,9 @@ func (r *row) database() (discovery.Database, bool) {
 const configGroup = "config file"
 
 // buildRows lists config targets first, in file order, then every
-// discovered database grouped by profile / region / VPC.
-func buildRows(cfg *config.Config, scopes []*scopeState) []row {
+// discovered database grouped by profile / region / VPC, each with the
+// route res would open it on.
+func buildRows(cfg *config.Config, res *connect.Resolver, scopes []*scopeState) []row {
 	var rows []row
 	if cfg != nil {
 		names := cfg.Order
@@ -68,7 +73,7 @@ func buildRows(cfg *config.Config, scopes []*scopeState) []row {
 		}
 		for _, n := range names {
 			if ct := cfg.Targets[n]; ct != nil {
-				rows = append(rows, configRow(n, ct, scopes))
+				rows = append(rows, configRow(res, n, ct, scopes))
 			}
 		}
 	}
@@ -78,7 +83,7 @@ func buildRows(cfg *config.Config, scopes []*scopeState) []row {
 		}
 		start := len(rows)
 		for i, db := range s.inv.Databases {
-			r := dbRow(db.Name, s.inv, i)
+			r := dbRow(res, db.Name, s.inv, i, 0)
 			r.group = groupName(s.scope, db.VPCID)
 			rows = append(rows, r)
 		}
@@ -104,26 +109,23 @@ func groupName(s discovery.Scope, vpc string) string {
 	return s.Profile + " / " + s.Region + " / " + vpc
 }
 
-func dbRow(name string, inv *discovery.Inventory, i int) row {
+// dbRow lists endpoint ep of database i with the route the row opens on,
+// as res picks it for the target called name.
+func dbRow(res *connect.Resolver, name string, inv *discovery.Inventory, i, ep int) row {
 	db := inv.Databases[i]
-	r := row{name: name, kind: string(db.Kind), engine: db.Engine, inv: inv, db: i, judged: true}
-	if len(db.Endpoints) > 0 {
-		r.endpoint = hostPort(db.Endpoints[0].Host, db.Endpoints[0].Port)
-	}
-	routes := db.Routes
-	if len(db.Endpoints) > 0 && db.Endpoints[0].OwnNetwork() {
-		routes = db.Endpoints[0].Routes
-	}
-	if len(routes) == 0 {
+	r := row{name: name, kind: string(db.Kind), engine: db.Engine, inv: inv, db: i, ep: ep, judged: true}
+	f := connect.FoundIn(inv, db, ep)
+	r.endpoint = hostPort(f.Endpoint.Host, f.Endpoint.Port)
+	if len(f.Routes) == 0 {
 		r.route, r.verdict = "no bastion", discovery.VerdictBlocked
 		return r
 	}
-	best := routes[0]
+	best := f.Routes[res.PreferredRoute(name, f)]
 	r.route, r.verdict = best.Via+" "+bastionLabel(best), best.Verdict
 	return r
 }
 
-func configRow(name string, ct *config.Target, scopes []*scopeState) row {
+func configRow(res *connect.Resolver, name string, ct *config.Target, scopes []*scopeState) row {
 	if ct.Host != "" {
 		r := row{name: name, group: configGroup, kind: "explicit", engine: ct.Engine, endpoint: hostPort(ct.Host, ct.Port), cfg: ct}
 		switch {
@@ -141,10 +143,10 @@ func configRow(name string, ct *config.Target, scopes []*scopeState) row {
 			continue
 		}
 		for i, db := range s.inv.Databases {
-			if db.Name == ct.Database || slices.ContainsFunc(db.Endpoints, func(e discovery.Endpoint) bool {
-				return e.Role == discovery.RoleManagedEndpoint && e.Name == ct.Database
-			}) {
-				r := dbRow(name, s.inv, i)
+			// The same match a search by name makes, so the row opens
+			// what `dbtunnel up` would.
+			if ep := connect.EndpointIndex(db, ct.Database, ct.Endpoint); ep >= 0 {
+				r := dbRow(res, name, s.inv, i, ep)
 				r.group, r.cfg = configGroup, ct
 				return r
 			}

@@ -79,11 +79,15 @@ func checkVerdict(c discovery.CheckStatus) discovery.Verdict {
 // stateOpening is an entry whose tunnel is still being resolved and bound.
 const stateOpening tunnel.State = "opening"
 
+// stateClosing is an entry the user closed whose tunnel is still
+// draining: its port is not free yet, so it must not read as closed.
+const stateClosing tunnel.State = "closing"
+
 func stateMark(st tunnel.State) string {
 	switch st {
 	case tunnel.StateReady:
 		return "●"
-	case tunnel.StateConnecting, tunnel.StateReconnecting, stateOpening:
+	case tunnel.StateConnecting, tunnel.StateReconnecting, stateOpening, stateClosing:
 		return "◌"
 	case tunnel.StateFailed:
 		return "✗"

@@ -98,12 +98,12 @@ func (m *Model) targetsKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 	case "enter":
 		if r, ok := t.selected(m.rows); ok {
-			m.details = newDetailsScreen(m.opts.Config, *r)
+			m.details = newDetailsScreen(m.opts.Resolver, *r)
 			m.screen = screenDetails
 		}
 	case "o":
 		if r, ok := t.selected(m.rows); ok {
-			d := newDetailsScreen(m.opts.Config, *r)
+			d := newDetailsScreen(m.opts.Resolver, *r)
 			req, err := d.request()
 			if err != nil {
 				m.setStatus(err.Error(), true)

@@ -227,7 +227,7 @@ func (m *Model) scanResult(r discovery.Result) tea.Cmd {
 }
 
 func (m *Model) rebuildRows() {
-	m.rows = buildRows(m.opts.Config, m.scopes)
+	m.rows = buildRows(m.opts.Config, m.opts.Resolver, m.scopes)
 	m.targets.refilter(m.rows)
 }
 

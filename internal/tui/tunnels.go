@@ -130,7 +130,7 @@ func (m *Model) tunnelsUpdate(msg tea.Msg) tea.Cmd {
 			if e != nil {
 				e.state, e.err = tunnel.StateFailed, msg.err.Error()
 			}
-			return logCmd(m.log, slog.LevelError, "open failed", "target", msg.target.Name, "err", msg.err)
+			return logCmd(m.log, slog.LevelError, "open failed", "target", msg.name, "err", msg.err)
 		}
 		if e == nil || m.quitting {
 			// Removed or quitting meanwhile; the registry closes it.
@@ -152,7 +152,7 @@ func (m *Model) tunnelsUpdate(msg tea.Msg) tea.Cmd {
 			}
 			return nil
 		}
-		if e != nil && e.tun == msg.tun {
+		if e != nil && e.tun == msg.tun && (e.state != stateClosing || msg.ev.State == tunnel.StateClosed) {
 			e.state = msg.ev.State
 			if msg.ev.Err != nil && !errors.Is(msg.ev.Err, tunnel.ErrRedialRequested) {
 				e.err = msg.ev.Err.Error()
@@ -224,8 +224,9 @@ func (m *Model) tunnelsKey(k tea.KeyPressMsg) tea.Cmd {
 		switch {
 		case e.state == tunnel.StateClosed || e.state == tunnel.StateFailed:
 			t.remove(e.id)
+		case e.state == stateClosing:
 		case e.tun != nil:
-			e.state = tunnel.StateClosed
+			e.state = stateClosing
 			return tea.Batch(closeTunnel(e.id, e.tun), logCmd(m.log, slog.LevelInfo, "closing tunnel", "target", e.name, "active", e.stats.Active))
 		}
 	case "r":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,10 +216,19 @@ func TestTunnelsFollowEventsAndStats(t *testing.T) {
 	if cmd := press(m, "r"); cmd == nil || !strings.Contains(m.status, "reconnecting prod-aurora") {
 		t.Fatalf("r: status %q", m.status)
 	}
-	if cmd := press(m, "d"); cmd == nil || e.state != tunnel.StateClosed {
+	// d closes: the entry reads closing until the tunnel has let go of
+	// its port, whatever events still arrive.
+	if cmd := press(m, "d"); cmd == nil || e.state != stateClosing {
 		t.Fatalf("d: state %s", e.state)
 	}
+	m.Update(tunnelEventMsg{id: e.id, tun: tun, ok: true, ev: tunnel.Event{State: tunnel.StateReady}})
+	if cmd := press(m, "d"); cmd != nil || e.state != stateClosing || !strings.Contains(plain(m), "◌ prod-aurora") {
+		t.Fatalf("while closing: state %s\n%s", e.state, plain(m))
+	}
 	m.Update(closedMsg{id: e.id})
+	if e.state != tunnel.StateClosed {
+		t.Fatalf("closed: state %s", e.state)
+	}
 	press(m, "d") // again: removed
 	if len(m.tunnels.entries) != 0 {
 		t.Fatal("second d did not remove the closed entry")
@@ -308,3 +318,135 @@ func (nopDialer) DialContext(ctx context.Context) (net.Conn, error) {
 	return nil, errors.New("no backend")
 }
 func (nopDialer) Close() error { return nil }
+
+// TestConfigTargetsOpenWhatTheyName: a config target that names an
+// endpoint other than the first, or a Redshift Serverless managed
+// endpoint, or a backend, is listed, detailed and opened as `dbtunnel up`
+// resolves it by name.
+func TestConfigTargetsOpenWhatTheyName(t *testing.T) {
+	o := fixtureOptions(t)
+	o.Config = parseConfig(t, fixtureYAML+discoveredYAML)
+	m := newLoaded(t, o)
+	m.Update(tea.WindowSizeMsg{Width: 160, Height: 30})
+	want := map[string]struct{ endpoint, route, verdict string }{
+		"prod-reader": {"prod-aurora.cluster-ro-abc.ap-northeast-1.rds.amazonaws.com:5432", "ssm i-0priv (bastion-private)", "ok"},
+		"tools":       {"endpoint-tools.123.us-east-1.redshift-serverless.amazonaws.com:5439", "ssh i-0tools (bastion-tools)", "ok"},
+		"aurora-ssh":  {"prod-aurora.cluster-abc.ap-northeast-1.rds.amazonaws.com:5432", "ssh i-0pub (bastion-public)", "blocked"},
+		// The only route through i-0pub is blocked: shown, not swapped
+		// for one the target does not allow.
+		"aurora-pinned": {"prod-aurora.cluster-abc.ap-northeast-1.rds.amazonaws.com:5432", "ssh i-0pub (bastion-public)", "blocked"},
+	}
+	for i, name := range []string{"prod-reader", "tools", "aurora-ssh", "aurora-pinned"} {
+		r := m.rows[i+1]
+		w := want[name]
+		if r.name != name || r.group != configGroup || r.endpoint != w.endpoint || r.route != w.route || string(r.verdict) != w.verdict {
+			t.Errorf("row %d: %q in %q: endpoint %q route %q verdict %q; want %+v", i+1, r.name, r.group, r.endpoint, r.route, r.verdict, w)
+		}
+	}
+
+	cli := &connect.Resolver{Config: o.Config, Source: o.Source, Scopes: o.Scopes}
+	for i, name := range []string{"prod-reader", "tools"} {
+		m.screen, m.targets.cursor = screenTargets, 0
+		for range i + 1 {
+			press(m, "down")
+		}
+		press(m, "enter")
+		if m.screen != screenDetails || m.details.row.name != name {
+			t.Fatalf("details of %q, want %q", m.details.row.name, name)
+		}
+		if s := plain(m); !strings.Contains(s, "(2 of 2, e for next)") {
+			t.Errorf("%s: details do not start on the target's endpoint:\n%s", name, s)
+		}
+		req, err := m.details.request()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.opts.Resolver.ResolveFound(req.name, req.found, req.o)
+		if err != nil {
+			t.Fatalf("%s: the TUI's open: %v", name, err)
+		}
+		byName, err := cli.Resolve(t.Context(), name, connect.Overrides{})
+		if err != nil {
+			t.Fatalf("%s: resolved by name: %v", name, err)
+		}
+		if got.Remote() != byName.Remote() || got.Route.Via != byName.Route.Via || got.Route.Bastion != byName.Route.Bastion {
+			t.Errorf("%s: the TUI opens %s via %s %s; by name: %s via %s %s", name,
+				got.Remote(), got.Route.Via, got.Route.Bastion, byName.Remote(), byName.Route.Via, byName.Route.Bastion)
+		}
+		press(m, "esc")
+	}
+
+	// The details of a target whose routes are all refused preselect
+	// the one it asks for.
+	for i, name := range []string{"aurora-ssh", "aurora-pinned"} {
+		m.screen, m.targets.cursor = screenTargets, 0
+		for range i + 3 {
+			press(m, "down")
+		}
+		press(m, "enter")
+		if m.details.row.name != name || m.details.route != 1 || !strings.Contains(plain(m), "› ✗ blocked ssh  i-0pub") {
+			t.Errorf("details of %q: route %d\n%s", m.details.row.name, m.details.route, plain(m))
+		}
+		press(m, "esc")
+	}
+
+	// o opens the same without the details screen.
+	m.targets.cursor = 0
+	press(m, "down", "down")
+	e := openedEntry(t, m)
+	if e.name != "tools" || e.req.found == nil || e.req.found.Endpoint.Name != "analytics-tools" || e.req.o.Via != "ssh" || e.req.o.Bastion != "i-0tools" {
+		t.Fatalf("o on tools asks for %+v", e.req)
+	}
+}
+
+// runCmd runs cmd and the commands of any batch it returns, and returns
+// their messages.
+func runCmd(cmd tea.Cmd) []tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	msg := cmd()
+	if b, ok := msg.(tea.BatchMsg); ok {
+		var msgs []tea.Msg
+		for _, c := range b {
+			msgs = append(msgs, runCmd(c)...)
+		}
+		return msgs
+	}
+	if msg == nil {
+		return nil
+	}
+	return []tea.Msg{msg}
+}
+
+// TestOpenFailureLogNamesTheTarget: a target that cannot be resolved is
+// named in the log line that says so.
+func TestOpenFailureLogNamesTheTarget(t *testing.T) {
+	o := fixtureOptions(t)
+	o.Config = parseConfig(t, fixtureYAML+`  ghost:
+    profile: audit
+    region: eu-west-1
+    database: ghost-db
+`)
+	m := newLoaded(t, o)
+	press(m, "down")
+	var opened *openedMsg
+	for _, msg := range runCmd(press(m, "o")) {
+		if om, ok := msg.(openedMsg); ok {
+			opened = &om
+		}
+	}
+	if opened == nil || opened.err == nil {
+		t.Fatalf("open of ghost: %+v", opened)
+	}
+	runCmd(m.tunnelsUpdate(*opened))
+	var lines []string
+	for len(m.lines) > 0 {
+		lines = append(lines, <-m.lines)
+	}
+	if !slices.ContainsFunc(lines, func(l string) bool {
+		return strings.Contains(l, "ERROR open failed target=ghost err=")
+	}) {
+		t.Fatalf("log lines %q", lines)
+	}
+}
