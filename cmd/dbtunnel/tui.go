@@ -48,7 +48,7 @@ func (a *app) runTUI(ctx context.Context) error {
 	}
 	scopes := a.scopes(cfg)
 	cache := &discovery.Cache{Dir: a.cacheDir(), TTL: cfg.Discovery.CacheTTL}
-	fresh := awssource.New(awssource.Options{Logger: a.logger})
+	fresh := awssource.New(awssource.Options{Logger: a.logger, Identities: a.identities})
 	opener := a.opener(false)
 	// Nobody can answer a prompt on a terminal the TUI is drawing on.
 	opener.Prompter = nil
