@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/dbtunnel/dbtunnel/discovery"
 	"github.com/dbtunnel/dbtunnel/discovery/awsfake"
 	"github.com/dbtunnel/dbtunnel/discovery/awssource"
+	"github.com/dbtunnel/dbtunnel/internal/connect"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssm/ssmfake"
 )
 
@@ -86,7 +88,7 @@ func runWithPrompt(t *testing.T, home string, prompt awssource.MFAPrompt, args .
 		}
 		return ""
 	})
-	a.identities.Prompt = prompt
+	a.identities.SetPrompt(prompt)
 	code := a.run(&interrupts{ctx: context.Background(), force: context.Background()}, args)
 	return result{code, stdout.String(), stderr.String()}
 }
@@ -242,5 +244,51 @@ func TestRoleMFAWithoutPrompt(t *testing.T) {
 	}
 	if calls := f.AssumeRoleCalls(); len(calls) != 0 {
 		t.Errorf("AssumeRole called without a code: %+v", calls)
+	}
+}
+
+// Before the TUI takes the terminal, each role wanting MFA is assumed
+// once; afterwards a code is refused with what to do, not read from a
+// terminal the TUI draws on.
+func TestMFABeforeTUI(t *testing.T) {
+	const home, prod, key = "111111111111", "222222222222", "AKIDHOME"
+	const serial = "arn:aws:iam::111111111111:mfa/me"
+	f := awsfake.NewServer(t)
+	f.Account(home, key)
+	f.Account(prod).RequireMFA(serial)
+	f.Account("333333333333").RequireMFA(serial)
+	for _, kv := range f.Env(key, testRegion) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	path := writeConfig(t, fmt.Sprintf(`
+profiles:
+  prod: {role_arn: "arn:aws:iam::%s:role/dbtunnel", mfa_serial: %q}
+discovery: {profiles: [prod]}
+targets:
+  orders: {host: db.internal, port: 5432, bastion: i-0123456789abcdef0, profile: prod}
+`, prod, serial))
+	var stderr bytes.Buffer
+	a := newApp(strings.NewReader(""), io.Discard, &stderr, func(string) string { return "" })
+	a.configPath = path
+	asked := 0
+	a.identities.SetPrompt(func(awssource.MFARequest) (string, error) { asked++; return fmt.Sprintf("%06d", 200000+asked), nil })
+	cfg, err := a.loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a.mfaBeforeTUI(ctx, cfg, a.scopes(cfg))
+	if n := len(f.AssumeRoleCalls()); n != 1 || asked != 1 || stderr.Len() != 0 {
+		t.Fatalf("%d AssumeRole calls, %d prompts, stderr %q: want one role assumed once", n, asked, stderr.String())
+	}
+	other := discovery.Scope{Profile: "ops", Region: testRegion, Role: discovery.Role{ARN: "arn:aws:iam::333333333333:role/dbtunnel", MFASerial: serial}}
+	ac, err := connect.LoadAWSConfig(ctx, "", testRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.identities.Apply(ac, other).Credentials.Retrieve(ctx)
+	if err == nil || !strings.Contains(err.Error(), "which the TUI cannot ask for") || !strings.Contains(err.Error(), "profile ops") || asked != 1 {
+		t.Errorf("a code wanted while the TUI runs: %v (prompts %d)", err, asked)
 	}
 }

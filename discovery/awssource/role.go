@@ -37,11 +37,19 @@ type MFAPrompt func(MFARequest) (string, error)
 // used twice). It is safe for concurrent use; a nil *Identities shares
 // nothing and asks on the terminal.
 type Identities struct {
-	// Prompt asks for MFA codes; TerminalMFA when nil.
-	Prompt MFAPrompt
+	mu sync.Mutex
+	// prompt asks for MFA codes; TerminalMFA when nil.
+	prompt MFAPrompt
+	creds  map[identityKey]aws.CredentialsProvider
+}
 
-	mu    sync.Mutex
-	creds map[identityKey]aws.CredentialsProvider
+// SetPrompt makes p ask for MFA codes from now on, for roles already
+// assumed too (a renewal needs a new code): the TUI refuses to ask once
+// it owns the terminal. Nil restores TerminalMFA.
+func (c *Identities) SetPrompt(p MFAPrompt) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.prompt = p
 }
 
 type identityKey struct {
@@ -73,7 +81,7 @@ func (c *Identities) Apply(ac aws.Config, s discovery.Scope) aws.Config {
 	}
 	// The role's source credentials are shared too.
 	base := c.applyLocked(ac, identityKey{profile: k.profile})
-	out.Credentials = assumeRole(base, s, c.prompt())
+	out.Credentials = assumeRole(base, s, c.ask)
 	if c.creds == nil {
 		c.creds = map[identityKey]aws.CredentialsProvider{}
 	}
@@ -101,24 +109,30 @@ func (c *Identities) applyLocked(ac aws.Config, k identityKey) aws.Config {
 	return out
 }
 
-func (c *Identities) prompt() MFAPrompt {
-	if c == nil || c.Prompt == nil {
-		return TerminalMFA
+// ask is the MFA prompt of the moment.
+func (c *Identities) ask(req MFARequest) (string, error) {
+	if c == nil {
+		return TerminalMFA(req)
 	}
-	return c.Prompt
+	c.mu.Lock()
+	p := c.prompt
+	c.mu.Unlock()
+	if p == nil {
+		p = TerminalMFA
+	}
+	return p(req)
 }
 
 // LoadOption lets a profile of the AWS config files that assumes a role
 // with mfa_serial ask for its code through c's prompt; without it the
 // SDK refuses such a profile.
 func (c *Identities) LoadOption(profile string) func(*config.LoadOptions) error {
-	prompt := c.prompt()
 	return config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
 		if o.SerialNumber == nil {
 			return
 		}
 		req := MFARequest{Serial: aws.ToString(o.SerialNumber), Role: o.RoleARN, Profile: profileName(profile)}
-		o.TokenProvider = func() (string, error) { return prompt(req) }
+		o.TokenProvider = func() (string, error) { return c.ask(req) }
 	})
 }
 

@@ -47,7 +47,8 @@ func TestIdentitiesAssumeOncePerProfileAndRole(t *testing.T) {
 		}
 	}
 	var p countingPrompt
-	ids := &Identities{Prompt: p.prompt}
+	ids := &Identities{}
+	ids.SetPrompt(p.prompt)
 	role := discovery.Role{ARN: "arn:aws:iam::" + prod + ":role/ops", ExternalID: "ext-1", MFASerial: serial, SourceProfile: "base"}
 	ctx := context.Background()
 	var keys []string
@@ -95,7 +96,8 @@ func TestIdentitiesMFAInSharedConfig(t *testing.T) {
 		"[services fake]\nsts =\n  endpoint_url = "+f.URL+"\n")
 	writeFile(t, filepath.Join(dir, "credentials"), "[base]\naws_access_key_id = AKIDHOME\naws_secret_access_key = s\n")
 	var p countingPrompt
-	ids := &Identities{Prompt: p.prompt}
+	ids := &Identities{}
+	ids.SetPrompt(p.prompt)
 	ctx := context.Background()
 	for range 2 {
 		ac, err := config.LoadDefaultConfig(ctx, config.WithSharedConfigProfile("ops"), ids.LoadOption("ops"))
