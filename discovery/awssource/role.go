@@ -136,17 +136,11 @@ func (c *Identities) LoadOption(profile string) func(*config.LoadOptions) error 
 	})
 }
 
-// AssumeRole returns ac with credentials for role r, assumed (and renewed
-// before they expire) with ac's own credentials, as the AWS CLI does for a
-// profile with role_arn: an external ID when the role's trust policy wants
-// one, and the MFA code read from the terminal when r names a device. Each
-// call assumes the role anew; share them with Identities.
-func AssumeRole(ac aws.Config, r discovery.Role) aws.Config {
-	return (*Identities)(nil).Apply(ac, discovery.Scope{Profile: r.SourceProfile, Role: r})
-}
-
-// assumeRole is a provider of s.Role's credentials, assumed with ac's; the
-// MFA prompt names the profile the user configured the role under.
+// assumeRole is a provider of s.Role's credentials, assumed (and renewed
+// before they expire) with ac's, as the AWS CLI does for a profile with
+// role_arn: an external ID when the role's trust policy wants one, and an
+// MFA code when it names a device. The prompt names the profile the user
+// configured the role under.
 func assumeRole(ac aws.Config, s discovery.Scope, prompt MFAPrompt) aws.CredentialsProvider {
 	r := s.Role
 	client := sts.NewFromConfig(ac)
