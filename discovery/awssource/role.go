@@ -41,6 +41,9 @@ type Identities struct {
 	// prompt asks for MFA codes; TerminalMFA when nil.
 	prompt MFAPrompt
 	creds  map[identityKey]aws.CredentialsProvider
+	// asking holds one prompt at a time: scopes are discovered in
+	// parallel, and two questions on one terminal would interleave.
+	asking sync.Mutex
 }
 
 // SetPrompt makes p ask for MFA codes from now on, for roles already
@@ -114,6 +117,8 @@ func (c *Identities) ask(req MFARequest) (string, error) {
 	if c == nil {
 		return TerminalMFA(req)
 	}
+	c.asking.Lock()
+	defer c.asking.Unlock()
 	c.mu.Lock()
 	p := c.prompt
 	c.mu.Unlock()
