@@ -13,8 +13,8 @@ import (
 )
 
 // cacheVersion changes when the stored form changes; other versions are
-// misses.
-const cacheVersion = 1
+// misses. 2: an inventory's scope keeps the role it was read through.
+const cacheVersion = 2
 
 // Cache keeps the inventory of each scope in its own JSON file so that
 // `ls` and the TUI start without waiting on AWS. Inventories hold no

@@ -98,8 +98,8 @@ func TestCacheCorruptOrForeignFileIsAMiss(t *testing.T) {
 	for _, body := range []string{
 		"{not json",
 		`{"version":99,"scope":{"profile":"dev","region":"eu-west-1"},"stored_at":"2025-06-01T12:00:00Z","inventory":{}}`,
-		`{"version":1,"scope":{"profile":"other","region":"eu-west-1"},"stored_at":"2025-06-01T12:00:00Z","inventory":{}}`,
-		`{"version":1,"scope":{"profile":"dev","region":"eu-west-1"},"stored_at":"2025-06-01T12:00:00Z"}`,
+		`{"version":2,"scope":{"profile":"other","region":"eu-west-1"},"stored_at":"2025-06-01T12:00:00Z","inventory":{}}`,
+		`{"version":2,"scope":{"profile":"dev","region":"eu-west-1"},"stored_at":"2025-06-01T12:00:00Z"}`,
 	} {
 		if err := os.WriteFile(c.Path(s), []byte(body), 0o600); err != nil {
 			t.Fatal(err)

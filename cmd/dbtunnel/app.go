@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/dbtunnel/dbtunnel/config"
+	"github.com/dbtunnel/dbtunnel/discovery/awssource"
 	"github.com/dbtunnel/dbtunnel/internal/connect"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssh"
 )
@@ -39,10 +40,14 @@ type app struct {
 	logger  *slog.Logger
 	logSink io.Closer
 	intr    *interrupts
+	// identities are the run's AWS credentials and assumed roles, shared
+	// by discovery, credential fetches and tunnels: a role with MFA asks
+	// for one code per run.
+	identities *awssource.Identities
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
-	return &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	return &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, identities: &awssource.Identities{}}
 }
 
 // exitError carries an exit code chosen by a command (exec passes on its
@@ -189,6 +194,7 @@ func (a *app) opener(acceptNewHostKey bool) *connect.Opener {
 		Home:             home,
 		AgentSocket:      a.getenv("SSH_AUTH_SOCK"),
 		AcceptNewHostKey: acceptNewHostKey,
+		Identities:       a.identities,
 	}
 	// A fresh look (no cache) when an SSM agent turns out not connected:
 	// the point is what is true now.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/dbtunnel/dbtunnel/discovery/awsfake"
+	"github.com/dbtunnel/dbtunnel/tunnel/ssm/ssmfake"
 )
 
 // credsWorld is a region with a database of every credential kind, behind
@@ -195,5 +198,57 @@ func TestURLRedactsPassword(t *testing.T) {
 		if cached == 0 {
 			t.Error("no discovery cache written: the check proves nothing")
 		}
+	}
+}
+
+// exec's MySQL branch: the password in MYSQL_PWD and in a 0600 option
+// file that exists while the command runs and is gone when exec returns;
+// nothing in the libpq variables.
+func TestExecMySQLOptionFile(t *testing.T) {
+	newCredsWorld(t) // the prod/app secret, and the AWS environment
+	echo := lineEcho(t)
+	svc := ssmfake.New(ssmfake.Options{Pacing: ssmfake.NoPacing})
+	svc.Start()
+	t.Cleanup(func() { svc.Close() })
+	const instance = "i-0123456789abcdef0"
+	svc.AddTarget(instance, ssmfake.Agent{Version: ssmfake.AgentVersionMux, Online: true})
+	t.Setenv("AWS_ENDPOINT_URL_SSM", svc.URL())
+	cfg := writeConfig(t, fmt.Sprintf(`
+targets:
+  shop:
+    host: 127.0.0.1
+    port: %d
+    engine: aurora-mysql
+    via: ssm
+    bastion: %s
+    region: %s
+    dbname: shop
+    auth: {source: secret, secret: prod/app}
+`, echo.Port, instance, testRegion))
+	script := `printf '%s\n' "$DBTUNNEL_MYSQL_CNF" "$(stat -c %a "$DBTUNNEL_MYSQL_CNF")" "${PGPASSWORD-unset}"
+[ "$MYSQL_PWD" = "$(sed -n 's/^password="\(.*\)"$/\1/p' "$DBTUNNEL_MYSQL_CNF")" ] && echo same-password
+cat "$DBTUNNEL_MYSQL_CNF"`
+	r := runApp(t, nil, "--config", cfg, "exec", "shop", "--", "sh", "-c", script)
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	lines := strings.SplitN(r.stdout, "\n", 5)
+	if len(lines) != 5 {
+		t.Fatalf("output %q", r.stdout)
+	}
+	path, mode, pgpw, same, cnf := lines[0], lines[1], lines[2], lines[3], lines[4]
+	if mode != "600" || pgpw != "unset" || same != "same-password" {
+		t.Errorf("option file mode %s, PGPASSWORD %s, MYSQL_PWD matches the file: %s", mode, pgpw, same)
+	}
+	for _, want := range []string{"[client]\n", "user=\"app\"\n", "password=\"app-Pa55/w0rd?&\"\n", "[mysql]\ndatabase=\"shop\"\n"} {
+		if !strings.Contains(cnf, want) {
+			t.Errorf("option file lacks %q:\n%s", want, cnf)
+		}
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) || !filepath.IsAbs(path) {
+		t.Errorf("option file %q after exec: %v (want removed)", path, err)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("option file's directory %s left behind: %v", filepath.Dir(path), err)
 	}
 }

@@ -39,7 +39,7 @@ func (a *app) scopes(cfg *config.Config) []discovery.Scope {
 // source is AWS discovery behind the inventory cache.
 func (a *app) source(cfg *config.Config, refresh bool) discovery.Source {
 	return &discovery.CachedSource{
-		Source:  awssource.New(awssource.Options{Logger: a.logger}),
+		Source:  awssource.New(awssource.Options{Logger: a.logger, Identities: a.identities}),
 		Cache:   &discovery.Cache{Dir: a.cacheDir(), TTL: cfg.Discovery.CacheTTL},
 		Refresh: refresh,
 	}

@@ -47,8 +47,9 @@ func (a *app) runTUI(ctx context.Context) error {
 		return err
 	}
 	scopes := a.scopes(cfg)
+	a.mfaBeforeTUI(ctx, cfg, scopes)
 	cache := &discovery.Cache{Dir: a.cacheDir(), TTL: cfg.Discovery.CacheTTL}
-	fresh := awssource.New(awssource.Options{Logger: a.logger})
+	fresh := awssource.New(awssource.Options{Logger: a.logger, Identities: a.identities})
 	opener := a.opener(false)
 	// Nobody can answer a prompt on a terminal the TUI is drawing on.
 	opener.Prompter = nil

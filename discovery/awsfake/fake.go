@@ -62,6 +62,8 @@ type Fake struct {
 	calls     map[string]int
 	reqSeq    uint64
 	sessions  map[string]*credential // keys handed out by sts:AssumeRole
+	assumed   []AssumeRoleCall       // guarded by kmu
+	usedCodes map[string]bool        // MFA codes spent, by serial/code; guarded by kmu
 
 	eic eicState // EC2 Instance Connect pushes and console texts
 
@@ -453,6 +455,9 @@ type Account struct {
 	// externalID, when set, is what sts:AssumeRole into this account
 	// must present (a trust policy with sts:ExternalId); guarded by f.kmu.
 	externalID string
+	// mfaSerial, when set, is the MFA device sts:AssumeRole into this
+	// account must present a fresh code of; guarded by f.kmu.
+	mfaSerial string
 }
 
 // RequireExternalID makes roles in this account assumable only with id as

@@ -164,6 +164,20 @@ func stsAssumeRole(c *call) (any, *apiError) {
 	if roleARN == "" || session == "" {
 		return nil, &apiError{http.StatusBadRequest, "ValidationError", "RoleArn and RoleSessionName are required"}
 	}
+	rec := AssumeRoleCall{RoleARN: roleARN, ExternalID: c.param("ExternalId"),
+		SerialNumber: c.param("SerialNumber"), TokenCode: c.param("TokenCode"), Caller: c.callerARN()}
+	out, err := assumeRole(c, roleARN, session)
+	if err == nil {
+		rec.AccessKeyID = out.Credentials.AccessKeyID
+	}
+	c.f.recordAssumeRole(rec)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func assumeRole(c *call, roleARN, session string) (*stsAssumeRoleResult, *apiError) {
 	// arn:aws:iam::ACCOUNT:role/PATH/NAME
 	parts := strings.SplitN(roleARN, ":", 6)
 	denied := &apiError{http.StatusForbidden, "AccessDenied",
@@ -180,6 +194,9 @@ func stsAssumeRole(c *call) (any, *apiError) {
 	c.f.kmu.Unlock()
 	if want != "" && c.param("ExternalId") != want {
 		return nil, denied
+	}
+	if err := c.f.checkMFA(target, c.param("SerialNumber"), c.param("TokenCode")); err != nil {
+		return nil, err
 	}
 	roleName := parts[5][strings.LastIndex(parts[5], "/")+1:]
 	dur := 3600
@@ -198,7 +215,7 @@ func stsAssumeRole(c *call) (any, *apiError) {
 		userID: roleID + ":" + session,
 	}
 	c.f.addSession(key, cred)
-	return stsAssumeRoleResult{
+	return &stsAssumeRoleResult{
 		Credentials: stsCredentials{
 			AccessKeyID: key, SecretAccessKey: spell(mix(seed+1), upperAlnum+lowerAlnum, 40),
 			SessionToken: base64.StdEncoding.EncodeToString([]byte("awsfake-session/" + key + "/" + cred.arn)),

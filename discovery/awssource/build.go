@@ -28,7 +28,9 @@ const RoleCustom = "custom"
 // value), so a consumer can tell "none" from "unknown".
 func build(r *raw, scope discovery.Scope, region string, now time.Time) *discovery.Inventory {
 	inv := &discovery.Inventory{
-		Scope:     discovery.Scope{Profile: scope.Profile, Region: region},
+		// The role stays: a target found here is opened with it, or its
+		// credentials and tunnel would come from the wrong account.
+		Scope:     discovery.Scope{Profile: scope.Profile, Region: region, Role: scope.Role},
 		Account:   r.account,
 		FetchedAt: now,
 		Warnings:  r.warnings,

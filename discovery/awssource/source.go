@@ -43,6 +43,9 @@ type Options struct {
 	Reach reach.Options
 	// Now stamps Inventory.FetchedAt; time.Now when nil.
 	Now func() time.Time
+	// Identities shares credentials and assumed roles with the rest of
+	// the command (one MFA prompt); nil: each scope gets its own.
+	Identities *Identities
 }
 
 // Source discovers one scope at a time; it is safe for concurrent use.
@@ -86,13 +89,14 @@ func (s *Source) Discover(ctx context.Context, scope discovery.Scope) (*discover
 }
 
 func (s *Source) discover(ctx context.Context, scope discovery.Scope, named *discovery.Scope) (*discovery.Inventory, error) {
-	lo := make([]func(*config.LoadOptions) error, 0, 2+len(s.opts.LoadOptions))
+	lo := make([]func(*config.LoadOptions) error, 0, 3+len(s.opts.LoadOptions))
 	if p := scope.AWSProfile(); p != "" {
 		lo = append(lo, config.WithSharedConfigProfile(p))
 	}
 	if scope.Region != "" {
 		lo = append(lo, config.WithRegion(scope.Region))
 	}
+	lo = append(lo, s.opts.Identities.LoadOption(scope.AWSProfile()))
 	lo = append(lo, s.opts.LoadOptions...)
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
@@ -103,8 +107,8 @@ func (s *Source) discover(ctx context.Context, scope discovery.Scope, named *dis
 		return nil, fmt.Errorf("load aws config: %w", err)
 	}
 	profile, usesSSO := profileInfo(cfg, scope.AWSProfile())
+	cfg = s.opts.Identities.Apply(cfg, scope)
 	if scope.Role.ARN != "" {
-		cfg = AssumeRole(cfg, scope.Role)
 		profile += " assuming " + scope.Role.ARN
 	}
 	named.Region = cfg.Region

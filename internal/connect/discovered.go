@@ -212,7 +212,9 @@ func fromDiscovery(name string, ct *config.Target, f *Found, rt discovery.Route,
 	if ct != nil {
 		t.LocalPort, t.User, t.DBName, t.SSLMode = ct.LocalPort, ct.User, ct.DBName, ct.SSLMode
 		if ct.Engine != "" {
-			t.Engine = ct.Engine
+			// aurora-mysql or mariadb in the config is mysql to exec, as
+			// discovery's engine names are.
+			t.Engine = engineOf(ct.Engine, t.Port)
 		}
 		if ct.SSH != nil {
 			sshCfg = *ct.SSH

@@ -3,10 +3,12 @@ package connect
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 
 	"github.com/dbtunnel/dbtunnel/discovery"
+	"github.com/dbtunnel/dbtunnel/internal/creds"
 )
 
 // fakeSource serves fixed inventories by scope.
@@ -81,6 +83,26 @@ func TestDiscoveredTargetTakesBestRoute(t *testing.T) {
 	}
 	if tg.Remote() != "prod-aurora.cluster-abc.rds.amazonaws.com:5432" || tg.Engine != "postgres" || tg.User != "app" {
 		t.Fatalf("%+v", tg)
+	}
+}
+
+// A config engine names the client family as discovery's engine does:
+// aurora-mysql and mariadb are mysql to exec, so the password goes into
+// MYSQL_PWD and not PGPASSWORD.
+func TestDiscoveredTargetEngineFromConfig(t *testing.T) {
+	for _, engine := range []string{"aurora-mysql", "mariadb", "MySQL"} {
+		r := resolver(t, "targets:\n  pa:\n    database: prod-aurora\n    profile: prod\n    region: ap-northeast-1\n    engine: "+engine+"\n")
+		tg, err := r.Resolve(context.Background(), "pa", Overrides{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tg.Engine != "mysql" {
+			t.Errorf("engine %s: target engine %q, want mysql", engine, tg.Engine)
+		}
+		env := strings.Join(tg.EnvWith(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 3306}, &creds.Credential{User: "u", Password: "pw"}), "\n")
+		if !strings.Contains(env, "MYSQL_PWD=pw") || strings.Contains(env, "PGPASSWORD") || !strings.Contains(env, "DATABASE_URL=mysql://") {
+			t.Errorf("engine %s: env\n%s", engine, env)
+		}
 	}
 }
 

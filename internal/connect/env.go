@@ -131,8 +131,10 @@ func (t Target) WriteMySQLDefaults(dir string, local *net.TCPAddr, c *creds.Cred
 	if c != nil {
 		fmt.Fprintf(&b, "user=%s\npassword=%s\n", quote(c.User), quote(c.Password))
 	}
+	// database only under [mysql]: mysqldump and mysqladmin read
+	// [client] too and refuse an option they do not know.
 	if t.DBName != "" {
-		fmt.Fprintf(&b, "database=%s\n", quote(t.DBName))
+		fmt.Fprintf(&b, "[mysql]\ndatabase=%s\n", quote(t.DBName))
 	}
 	f, err := os.CreateTemp(dir, "dbtunnel-"+t.Name+"-*.cnf")
 	if err != nil {

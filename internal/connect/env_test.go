@@ -70,7 +70,7 @@ func TestEnvWithCredential(t *testing.T) {
 		t.Fatalf("option file mode: %v %v", fi.Mode(), err)
 	}
 	b, _ := os.ReadFile(path)
-	want := "[client]\nhost=127.0.0.1\nport=25432\nprotocol=TCP\nuser=\"admin\"\npassword=\"pa\\\"ss\\\\\"\ndatabase=\"shop\"\n"
+	want := "[client]\nhost=127.0.0.1\nport=25432\nprotocol=TCP\nuser=\"admin\"\npassword=\"pa\\\"ss\\\\\"\n[mysql]\ndatabase=\"shop\"\n"
 	if string(b) != want {
 		t.Errorf("option file:\n%s\nwant:\n%s", b, want)
 	}

@@ -39,6 +39,10 @@ type Opener struct {
 	// Discovery, when set, is asked about an SSM target's instance when its
 	// agent is not connected, to name the cause.
 	Discovery discovery.Source
+	// Identities shares AWS credentials and assumed roles between the
+	// credential fetch, the tunnels and discovery: one sts:AssumeRole and
+	// one MFA code per profile and role. Nil: every call assumes anew.
+	Identities *awssource.Identities
 }
 
 // Open builds the target's dialer and binds its local port. The tunnel
@@ -138,17 +142,14 @@ func (o *Opener) awsConfig(ctx context.Context, t Target) (aws.Config, error) {
 	load := o.AWSConfig
 	if load == nil {
 		load = func(ctx context.Context, profile, region string) (aws.Config, error) {
-			return LoadAWSConfig(ctx, profile, region)
+			return LoadAWSConfig(ctx, profile, region, o.Identities.LoadOption(profile))
 		}
 	}
 	ac, err := load(ctx, t.Scope().AWSProfile(), t.Region)
 	if err != nil {
 		return aws.Config{}, err
 	}
-	if t.Role.ARN != "" {
-		ac = awssource.AssumeRole(ac, t.Role)
-	}
-	return ac, nil
+	return o.Identities.Apply(ac, t.Scope()), nil
 }
 
 // StablePort is the port a target with no local_port listens on when it is
