@@ -285,7 +285,8 @@ func NS(ns, name string, args ...string) *exec.Cmd {
 
 // sweepStale removes what an earlier run that died without cleanup (go test
 // -timeout panic, SIGKILL) left behind: namespaces dbt<pid>b/dbt<pid>d and
-// the link dbt<pid>r and the temp dir dbtunnel-e2e-<pid>-* whose pid is gone. Processes are not touched: a
+// the link dbt<pid>r, /etc/netns/dbt<pid>b and the temp dir
+// dbtunnel-e2e-<pid>-* whose pid is gone. Processes are not touched: a
 // namespace that still holds any is left alone (ours die with the test
 // binary through their parent-death signal).
 func sweepStale() {
@@ -305,6 +306,13 @@ func sweepStale() {
 				continue
 			}
 			_, _ = run("ip", "netns", "del", f[0])
+		}
+	}
+	// resolveInBastion's hosts files, named after the namespace.
+	netnsDirs, _ := filepath.Glob("/etc/netns/dbt*b")
+	for _, d := range netnsDirs {
+		if !alive(filepath.Base(d)) {
+			_ = os.RemoveAll(d)
 		}
 	}
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "dbtunnel-e2e-*-*"))
