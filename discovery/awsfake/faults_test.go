@@ -162,9 +162,9 @@ func TestExpiredAndUnknownKeys(t *testing.T) {
 func TestThrottle(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	w.f.Throttle("rds:DescribeDBInstances", 2).Throttle("ec2:*", 5).Throttle("ssm:*", 1).Throttle("redshift:*", 1)
+	w.f.Throttle("rds:DescribeDBInstances", 2).Throttle("ec2:*", 12).Throttle("ssm:*", 1).Throttle("redshift:*", 1)
 
-	// The standard retryer (3 attempts) rides over two throttles...
+	// The tests' retryer (10 attempts) rides over two throttles...
 	out, err := rds.NewFromConfig(cfg(w.f, keyProd, region)).DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{})
 	if err != nil || len(out.DBInstances) != 4 {
 		t.Errorf("after 2 throttles: %v", err)
@@ -172,7 +172,7 @@ func TestThrottle(t *testing.T) {
 	if n := w.f.Calls("rds:DescribeDBInstances"); n < 3 {
 		t.Errorf("rds calls %d, want 3", n)
 	}
-	// ... not over five.
+	// ... not over twelve.
 	_, err = ec2.NewFromConfig(cfg(w.f, keyProd, region)).DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{})
 	apiErr(t, "ec2 throttled", err, "RequestLimitExceeded", 503, "")
 	_, err = ssm.NewFromConfig(aws.Config{Region: region, Credentials: cfg(w.f, keyProd, region).Credentials,
