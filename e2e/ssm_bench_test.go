@@ -10,6 +10,7 @@ package e2e
 //
 //	BenchmarkSSMThroughput/{plugin,dbtunnel}        bulk db → laptop, one connection, MB/s
 //	BenchmarkSSMThroughputUpload/{plugin,dbtunnel}  bulk laptop → db, one connection, MB/s
+//	BenchmarkSSMThroughputUnpaced/{plugin,dbtunnel} as BenchmarkSSMThroughput with no agent pacing
 //	BenchmarkSSMParallel/{plugin,dbtunnel}          4 connections at once, db → laptop, aggregate MB/s;
 //	                                                dbtunnel with `sessions: 4`, the plugin with its one session
 //	BenchmarkSSMStartup/{aws-cli,dbtunnel}          from the command's start to the first round trip through its port
@@ -93,11 +94,18 @@ type ssmBench struct {
 
 func newSSMBench(b *testing.B) *ssmBench {
 	b.Helper()
+	return newSSMBenchPaced(b, 0)
+}
+
+// newSSMBenchPaced is newSSMBench with the agent's pacing (ssmfake
+// Options.Pacing: 0 is the real agent's default).
+func newSSMBenchPaced(b *testing.B, pacing time.Duration) *ssmBench {
+	b.Helper()
 	bd := requireBedB(b)
 	e := &ssmBench{bd: bd, tools: needPlugin(b)}
 	port := bulkSourcePort(b, bd)
 	e.remote = net.JoinHostPort(bd.DBIP, strconv.Itoa(port))
-	e.sb = startSSMFake(b, bd, ssmfake.AgentVersionMux, ssmfake.Options{})
+	e.sb = startSSMFake(b, bd, ssmfake.AgentVersionMux, ssmfake.Options{Pacing: pacing})
 	e.l = bd.NewLaptop(b)
 	cfg := fmt.Sprintf(`targets:
   bulk:
@@ -293,7 +301,17 @@ func (m clientCPU) report(b *testing.B, bytes int64) {
 // BenchmarkSSMThroughput is bulk transfer from the db to the laptop over
 // one connection: the direction the agent paces.
 func BenchmarkSSMThroughput(b *testing.B) {
-	e := newSSMBench(b)
+	benchSSMDownload(b, newSSMBench(b))
+}
+
+// BenchmarkSSMThroughputUnpaced is BenchmarkSSMThroughput with an agent
+// that does not sleep between reads: not the real agent, but it shows
+// what each client itself can take, which the paced figure cannot.
+func BenchmarkSSMThroughputUnpaced(b *testing.B) {
+	benchSSMDownload(b, newSSMBenchPaced(b, ssmfake.NoPacing))
+}
+
+func benchSSMDownload(b *testing.B, e *ssmBench) {
 	for _, p := range e.ssmPaths(b, "bulk") {
 		b.Run(p.name, func(b *testing.B) {
 			b.SetBytes(ssmChunk)
