@@ -111,6 +111,7 @@ func (d *Dialer) newSession(id, streamURL string) *session {
 		stopped:   make(chan struct{}),
 	}
 	s.ch = newChannel(s.log, id, d.cfg.Target, s.deliver, s.resume)
+	s.inbound.onRoom = s.ch.kick
 	return s
 }
 
