@@ -51,6 +51,8 @@ function ratio(row, num, den,    r, n, a, lo, hi, m) {
 BEGIN {
 	nrows = split("SSMThroughput|MB/s|1 connection, db → laptop|plugin|≥ 1.0×;" \
 		"SSMThroughput|tunnel-cpu-ms/GB|1 connection, db → laptop: CPU of the client per GB ↓|plugin|–;" \
+		"SSMThroughputUnpaced|MB/s|1 connection, db → laptop, agent not pacing (not the real agent)|plugin|–;" \
+		"SSMThroughputUnpaced|tunnel-cpu-ms/GB|1 connection, db → laptop, agent not pacing: CPU of the client per GB ↓|plugin|–;" \
 		"SSMThroughputUpload|MB/s|1 connection, laptop → db|plugin|≥ 2×;" \
 		"SSMThroughputUpload|tunnel-cpu-ms/GB|1 connection, laptop → db: CPU of the client per GB ↓|plugin|–;" \
 		"SSMParallel|MB/s|4 connections, db → laptop, aggregate (dbtunnel `sessions: 4`)|plugin|≥ 3×;" \
@@ -87,6 +89,10 @@ BEGIN {
 		if (row in unitof) {
 			val[row, parts[2], cur] = $i
 			any = 1
+			if (parts[2] ~ /^dbtunnel@/ && !(parts[2] in isvariant)) {
+				isvariant[parts[2]] = 1
+				variants[++nvariants] = parts[2]
+			}
 		}
 	}
 }
@@ -103,5 +109,15 @@ END {
 		ref = refof[row]
 		refname = (ref == "aws-cli") ? "`aws ssm start-session`" : "session-manager-plugin"
 		print "| " labelof[row] " | " refname " | " cell(row, ref) " | " cell(row, "dbtunnel") " | " ratio(row, "dbtunnel", ref) " | " targetof[row] " |"
+	}
+	# A/B: each DBTUNNEL_BENCH_VARIANTS dbtunnel against this tree's.
+	for (v = 1; v <= nvariants; v++) {
+		print ""
+		print "| benchmark | " variants[v] " | dbtunnel | " variants[v] " / dbtunnel | " variants[v] " / reference |"
+		print "| --- | ---: | ---: | ---: | ---: |"
+		for (k = 1; k <= nrows; k++) {
+			row = rows[k]
+			print "| " labelof[row] " | " cell(row, variants[v]) " | " cell(row, "dbtunnel") " | " ratio(row, variants[v], "dbtunnel") " | " ratio(row, variants[v], refof[row]) " |"
+		}
 	}
 }

@@ -230,14 +230,16 @@ func (e *ssmBench) waitQuiet(b *testing.B, id string) {
 	}
 }
 
-// ssmPaths starts the plugin and dbtunnel (target) to the bulk source.
+// ssmPaths starts the plugin and dbtunnel (target) to the bulk source,
+// and the dbtunnels of DBTUNNEL_BENCH_VARIANTS as dbtunnel@NAME.
 func (e *ssmBench) ssmPaths(b *testing.B, target string) []path {
 	plugin := e.startPlugin(b)
-	dbt := startDbtunnel(b, e.l, target, variant{name: "dbtunnel"})
-	return []path{
-		{name: "plugin", dial: tcpDialer(plugin.Local), proc: plugin},
-		{name: "dbtunnel", dial: tcpDialer(dbt.Local), proc: dbt},
+	paths := []path{{name: "plugin", dial: tcpDialer(plugin.Local), proc: plugin}}
+	for _, v := range dbtunnelVariants(b) {
+		dbt := startDbtunnel(b, e.l, target, v)
+		paths = append(paths, path{name: v.name, dial: tcpDialer(dbt.Local), proc: dbt})
 	}
+	return paths
 }
 
 // download reads n bytes of the bulk source through c.
