@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # bench/run.sh: dbtunnel against OpenSSH `ssh -L` and a direct connection,
 # through the e2e test bed (real sshd, real PostgreSQL 15, network
-# namespaces), then a markdown table of medians and ratios.
+# namespaces), then a markdown table of medians and ratios. With SUITE=ssm:
+# dbtunnel's SSM client against the official session-manager-plugin and
+# `aws ssm start-session`, through the same ssmfake.
 #
 # Usage: sudo bench/run.sh            (root: the test bed needs namespaces)
+#        sudo SUITE=ssm bench/run.sh
 #
 # Environment:
+#   SUITE=ssh       ssh: the SSH tunnel benchmarks (bench/summarize.awk);
+#                   ssm: the BenchmarkSSM* ones (bench/summarize-ssm.awk)
 #   ROUNDS=5        rounds; each round is one run of the test binary with a
 #                   fresh test bed, running every benchmark once, so the three
 #                   paths are measured back to back and the ratios are paired
 #   BENCHTIME=2s    -test.benchtime for each benchmark
-#   BENCH=.         -test.bench regexp (e.g. 'Throughput$' or 'Pgbench')
+#   BENCH=...       -test.bench regexp (e.g. 'Throughput$' or 'Pgbench');
+#                   default: every benchmark of the suite
 #   OUT=FILE        also keep the raw `go test -bench` output in FILE
 #                   (benchstat-compatible)
 #   QUIET_WAIT=300  seconds to wait, before each round, for the machine to be
@@ -22,13 +28,27 @@
 #                   see docs/BENCHMARKS.md
 #
 # Takes about a minute per round on 2 cores (defaults: ~5 min), plus any wait
-# for an idle machine.
+# for an idle machine; SUITE=ssm about 45 s per round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=${ROUNDS:-5}
 benchtime=${BENCHTIME:-2s}
-bench=${BENCH:-.}
+suite=${SUITE:-ssh}
+case $suite in
+ssh)
+	bench=${BENCH:-'^Benchmark(Throughput|ThroughputUpload|PgbenchSelect|IdleConns)$'}
+	summarize=bench/summarize.awk
+	;;
+ssm)
+	bench=${BENCH:-'^BenchmarkSSM'}
+	summarize=bench/summarize-ssm.awk
+	;;
+*)
+	echo "bench: SUITE must be ssh or ssm, not $suite" >&2
+	exit 2
+	;;
+esac
 quiet_wait=${QUIET_WAIT:-300}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dbtunnel-bench.XXXXXX")
@@ -67,6 +87,7 @@ wait_quiet() {
 	done
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: building the e2e test binary" >&2
 go test -c -o "$tmp/e2e.test" ./e2e
 
@@ -84,7 +105,7 @@ for r in $(seq 1 "$rounds"); do
 	}
 	if grep -q -- '--- SKIP' "$tmp/round.txt"; then
 		cat "$tmp/round.txt" >&2
-		echo "bench: benchmarks skipped (prerequisites missing: run as root with sshd, PostgreSQL 15, pgbench)" >&2
+		echo "bench: benchmarks skipped (prerequisites missing: run as root with sshd, PostgreSQL 15, pgbench; for SUITE=ssm the aws CLI and a Go toolchain that can build the plugin)" >&2
 		exit 1
 	fi
 	grep -E '^(Benchmark|goos|goarch|pkg|cpu)' "$tmp/round.txt" | tee -a "$raw" >&2
@@ -99,6 +120,8 @@ echo
 echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), Linux $(uname -r);" \
 	"$(go version | cut -d' ' -f3); $(ssh -V 2>&1 | cut -d, -f1); $(grep -m1 'golang.org/x/crypto ' go.mod | awk '{print "x/crypto " $2}')." \
 	"Rounds: $rounds, benchtime $benchtime."
+[ "$suite" = ssm ] && echo "$(aws --version 2>&1 | cut -d' ' -f1-2); session-manager-plugin $(sed -n 's/^\tgithub.com\/aws\/session-manager-plugin //p' tunnel/ssm/ssmfake/testdata/plugin/go.mod)."
 [ -n "${DBTUNNEL_BENCH_VARIANTS:-}" ] && echo "Variants: DBTUNNEL_BENCH_VARIANTS='$DBTUNNEL_BENCH_VARIANTS'"
+echo "Load before the rounds: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
-awk -f bench/summarize.awk "$raw"
+awk -f "$summarize" "$raw"

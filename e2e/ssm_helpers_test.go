@@ -36,7 +36,7 @@ type ssmBed struct {
 // agentVersion. It points dbtunnel (run with the laptop's environment,
 // which inherits the test's) at the fake, with static credentials and
 // nothing of the developer's AWS setup. Cleanup closes the fake.
-func startSSMFake(t *testing.T, b *Bed, agentVersion string, opts ssmfake.Options) *ssmBed {
+func startSSMFake(t testing.TB, b *Bed, agentVersion string, opts ssmfake.Options) *ssmBed {
 	t.Helper()
 	sb := &ssmBed{}
 	opts.Addr = "127.0.0.1:0"

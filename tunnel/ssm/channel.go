@@ -28,10 +28,14 @@ const (
 	// through cannot let the rest run ahead of what the agent holds out
 	// of order, nor grow our bookkeeping without bound.
 	sendSpan = 8 * sendWindow
-	// maxFuture bounds the out-of-order messages held while a gap is
-	// filled. The agent sends about 1,000 messages a second and resends a
-	// gap within its RTO (at most 1 s), so this is a fourfold margin.
-	maxFuture = 4096
+	// maxFuture bounds the messages held ahead of delivery: out of order
+	// while a gap is filled, or unacknowledged while the local reader
+	// lags. It covers the agent's whole window (10,000 messages in flight,
+	// about 10 MB): the agent resends only its oldest unacknowledged
+	// message per RTO, so every message dropped here would cost one RTO to
+	// recover, and a lagging reader would collapse the session to a few
+	// messages a second.
+	maxFuture = 10240
 	// retransmitTick is how often unacknowledged messages are checked
 	// against the RTO.
 	retransmitTick = 20 * time.Millisecond
@@ -58,10 +62,10 @@ type transport interface {
 }
 
 // deliverFunc takes one in-order message off the channel. It reports false
-// when it cannot take it now; the message is then neither acknowledged nor
-// counted as received, and the agent sends it again. acked is set for
-// messages already acknowledged (held out of order until the gap filled):
-// those must be taken.
+// when it cannot take it now; the message is then held, unacknowledged,
+// and offered again on the next kick or when the agent resends it. acked
+// is set for messages already acknowledged (held out of order until the
+// gap filled): those must be taken.
 type deliverFunc func(m *wire.Message, acked bool) bool
 
 // reconnectFunc opens a new websocket for the session (ResumeSession and a
@@ -118,9 +122,20 @@ type channel struct {
 	waiting  bool          // someone waits on changed
 	resends  int64
 
-	// Receive state, owned by the reader of the current websocket.
+	// Receive state: the reader of the current websocket, and the local
+	// reader when it makes room (kick).
+	rxMu     sync.Mutex
 	expected int64
-	future   map[int64]*wire.Message
+	future   map[int64]heldMsg
+	blocked  bool // the message expected was refused by deliver
+}
+
+// heldMsg is a received message waiting for its turn. acked: we
+// acknowledged it on arrival (out of order); otherwise the ack is sent
+// when it is delivered, so the agent's window bounds how many we hold.
+type heldMsg struct {
+	m     *wire.Message
+	acked bool
 }
 
 func newChannel(log *slog.Logger, sessionID, target string, deliver deliverFunc, reconnect reconnectFunc) *channel {
@@ -137,7 +152,7 @@ func newChannel(log *slog.Logger, sessionID, target string, deliver deliverFunc,
 		inflight:  make(map[int64]*outMsg),
 		rto:       newRTO(),
 		changed:   make(chan struct{}),
-		future:    make(map[int64]*wire.Message),
+		future:    make(map[int64]heldMsg),
 	}
 }
 
@@ -251,7 +266,15 @@ func (c *channel) readLoop(ctx context.Context, t transport) error {
 }
 
 // receive handles one data message from the agent.
+//
+// When deliver refuses the message expected (the local reader lags), it
+// and everything after it are held without an acknowledgement: acking
+// them would let the agent send on without bound, and dropping them would
+// leave each to a retransmission. The agent stops at its window; kick
+// delivers and acknowledges the backlog once the reader has made room.
 func (c *channel) receive(m *wire.Message) {
+	c.rxMu.Lock()
+	defer c.rxMu.Unlock()
 	seq := m.SequenceNumber
 	switch {
 	case seq < c.expected:
@@ -259,25 +282,55 @@ func (c *channel) receive(m *wire.Message) {
 		// resends it forever.
 		c.queueAck(m)
 	case seq > c.expected:
-		if _, held := c.future[seq]; held || len(c.future) < maxFuture {
-			c.future[seq] = m
+		if h, held := c.future[seq]; held {
+			if h.acked {
+				c.queueAck(m) // our ack was lost
+			}
+			return
+		}
+		if len(c.future) >= maxFuture {
+			return
+		}
+		c.future[seq] = heldMsg{m: m, acked: !c.blocked}
+		if !c.blocked {
 			c.queueAck(m)
 		}
 	default:
-		if !c.deliver(m, false) {
+		if _, held := c.future[seq]; !held {
+			c.future[seq] = heldMsg{m: m}
+		}
+		c.advanceLocked()
+	}
+}
+
+// advanceLocked delivers held messages from the one expected on, until one
+// is missing or deliver refuses one (then the channel is blocked).
+func (c *channel) advanceLocked() {
+	for {
+		h, ok := c.future[c.expected]
+		if !ok {
+			c.blocked = false
 			return
 		}
-		c.queueAck(m)
-		c.expected++
-		for {
-			n, ok := c.future[c.expected]
-			if !ok {
-				break
-			}
-			delete(c.future, c.expected)
-			c.deliver(n, true)
-			c.expected++
+		if !c.deliver(h.m, h.acked) {
+			c.blocked = true
+			return
 		}
+		delete(c.future, c.expected)
+		if !h.acked {
+			c.queueAck(h.m)
+		}
+		c.expected++
+	}
+}
+
+// kick retries delivery after a refusal; the local reader calls it when it
+// has made room.
+func (c *channel) kick() {
+	c.rxMu.Lock()
+	defer c.rxMu.Unlock()
+	if c.blocked {
+		c.advanceLocked()
 	}
 }
 

@@ -144,14 +144,42 @@ func equalInt64s(a, b []int64) bool {
 func TestChannelRefusedDeliveryIsNotAcked(t *testing.T) {
 	h := newHarness(t)
 	h.refuse.Store(1)
-	h.peer.data(0, wire.Output, "a") // refused: no ack, not received
-	h.peer.data(1, wire.Output, "b") // held
-	if got := ackSeq(t, h.peer.nextOf(wire.Acknowledge)); got != 1 {
-		t.Fatalf("first ack for %d, want 1 (0 was refused)", got)
-	}
+	h.peer.data(0, wire.Output, "a") // refused: held, no ack
+	h.peer.data(1, wire.Output, "b") // held behind it, no ack either
 	h.peer.data(0, wire.Output, "a") // the agent's resend
-	if got := ackSeq(t, h.peer.nextOf(wire.Acknowledge)); got != 0 {
-		t.Fatalf("ack for %d, want 0", got)
+	// Had b been acknowledged on arrival, its ack would come first.
+	var acks []int64
+	for range 2 {
+		acks = append(acks, ackSeq(t, h.peer.nextOf(wire.Acknowledge)))
+	}
+	if want := []int64{0, 1}; !equalInt64s(acks, want) {
+		t.Errorf("acks %v, want %v", acks, want)
+	}
+	if got := h.delivered(); !equalStrings(got, []string{"a", "b"}) {
+		t.Errorf("delivered %q", got)
+	}
+}
+
+// TestChannelKickDeliversTheBacklog: once the local reader has made room,
+// the held messages go through and are acknowledged without waiting for
+// the agent to resend anything.
+func TestChannelKickDeliversTheBacklog(t *testing.T) {
+	h := newHarness(t)
+	h.refuse.Store(1)
+	h.peer.data(0, wire.Output, "a")
+	h.peer.data(1, wire.Output, "b")
+	waitCond(t, "both messages held", func() bool {
+		h.c.rxMu.Lock()
+		defer h.c.rxMu.Unlock()
+		return h.c.blocked && len(h.c.future) == 2
+	})
+	h.c.kick()
+	var acks []int64
+	for range 2 {
+		acks = append(acks, ackSeq(t, h.peer.nextOf(wire.Acknowledge)))
+	}
+	if want := []int64{0, 1}; !equalInt64s(acks, want) {
+		t.Errorf("acks %v, want %v", acks, want)
 	}
 	if got := h.delivered(); !equalStrings(got, []string{"a", "b"}) {
 		t.Errorf("delivered %q", got)
@@ -396,5 +424,19 @@ func TestChannelUnansweredPingsResume(t *testing.T) {
 	}
 	if err := h.c.failure(); err != nil {
 		t.Fatalf("channel ended: %v", err)
+	}
+}
+
+// waitCond polls cond until it holds, failing the test after testTimeout.
+func waitCond(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	tk := time.NewTicker(time.Millisecond)
+	defer tk.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		<-tk.C
 	}
 }

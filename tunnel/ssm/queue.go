@@ -21,11 +21,16 @@ var (
 type byteQueue struct {
 	limit int
 	ready chan struct{} // one token: data or an error arrived
+	// onRoom, if set, is called (without the lock) when a read or reset
+	// brings the queue to half its limit after push refused data, so the
+	// producer can retry at once instead of waiting for a resend.
+	onRoom func()
 
-	mu   sync.Mutex
-	bufs [][]byte
-	n    int
-	err  error
+	mu      sync.Mutex
+	bufs    [][]byte
+	n       int
+	err     error
+	refused bool
 }
 
 func newByteQueue(limit int) *byteQueue {
@@ -45,6 +50,7 @@ func (q *byteQueue) push(p []byte, force bool) bool {
 		return true
 	}
 	if !force && q.n > 0 && q.n+len(p) > q.limit {
+		q.refused = true
 		q.mu.Unlock()
 		return false
 	}
@@ -82,9 +88,13 @@ func (q *byteQueue) read(p []byte, stop, deadline <-chan struct{}) (int, error) 
 			}
 			q.n -= n
 			more := q.n > 0 || q.err != nil
+			room := q.roomLocked()
 			q.mu.Unlock()
 			if more {
 				q.signal()
+			}
+			if room {
+				q.onRoom()
 			}
 			return n, nil
 		}
@@ -111,11 +121,24 @@ func (q *byteQueue) buffered() int {
 	return q.n
 }
 
+// roomLocked reports whether onRoom is due, and clears the refusal.
+func (q *byteQueue) roomLocked() bool {
+	if !q.refused || q.onRoom == nil || q.n > q.limit/2 {
+		return false
+	}
+	q.refused = false
+	return true
+}
+
 // reset drops whatever is buffered.
 func (q *byteQueue) reset() {
 	q.mu.Lock()
 	q.bufs, q.n = nil, 0
+	room := q.roomLocked()
 	q.mu.Unlock()
+	if room {
+		q.onRoom()
+	}
 }
 
 // close makes read return err once the buffer is drained.

@@ -60,3 +60,28 @@ func TestByteQueueStopAndDeadline(t *testing.T) {
 		t.Fatal("reset kept data")
 	}
 }
+
+// TestByteQueueOnRoom: after a refusal, the producer hears once the
+// reader has brought the queue down to half its limit, not before, and
+// not again without a new refusal.
+func TestByteQueueOnRoom(t *testing.T) {
+	q := newByteQueue(8)
+	calls := 0
+	q.onRoom = func() { calls++ }
+	q.push([]byte("abcdefgh"), false)
+	if _, err := q.read(make([]byte, 1), nil, nil); err != nil || calls != 0 {
+		t.Fatalf("read without a refusal: %v, %d calls", err, calls)
+	}
+	if q.push([]byte("xy"), false) {
+		t.Fatal("push over the limit accepted")
+	}
+	if _, err := q.read(make([]byte, 2), nil, nil); err != nil || calls != 0 {
+		t.Fatalf("read to 5 of 8 bytes: %v, %d calls, want none yet", err, calls)
+	}
+	if _, err := q.read(make([]byte, 1), nil, nil); err != nil || calls != 1 {
+		t.Fatalf("read to half the limit: %v, %d calls, want 1", err, calls)
+	}
+	if _, err := q.read(make([]byte, 1), nil, nil); err != nil || calls != 1 {
+		t.Fatalf("read after the call: %v, %d calls, want still 1", err, calls)
+	}
+}

@@ -117,6 +117,7 @@ func (d *Dialer) newSession(id, streamURL string) *session {
 	if d.pingWait > 0 {
 		s.ch.pingWait = d.pingWait
 	}
+	s.inbound.onRoom = s.ch.kick
 	return s
 }
 

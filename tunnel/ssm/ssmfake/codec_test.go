@@ -46,7 +46,7 @@ func runMsgcodec(t *testing.T, mode string, in []codecFrame) []codecFrame {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(tl.msgcodec, mode)
+	cmd := exec.Command(tl.Msgcodec, mode)
 	cmd.Stdin = &stdin
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -782,7 +782,7 @@ func TestMessageFaults(t *testing.T) {
 // TestCloseNoLeaks: Close ends everything, with websockets, mux streams and
 // destination connections open, and no goroutine survives.
 func TestCloseNoLeaks(t *testing.T) {
-	toolsOnce.Do(func() { tools = buildOfficialTools() }) // TestMain's build must not look like a leak
+	loadOfficialTools() // TestMain's build must not look like a leak
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	t.Run("scenario", func(t *testing.T) {
 		svc := New(Options{Pacing: NoPacing})

@@ -7,6 +7,6 @@ import (
 
 func TestMain(m *testing.M) {
 	// Build (or find) the official plugin while the other tests run.
-	go toolsOnce.Do(func() { tools = buildOfficialTools() })
+	go loadOfficialTools()
 	os.Exit(m.Run())
 }

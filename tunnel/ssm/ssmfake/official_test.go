@@ -1,24 +1,19 @@
 package ssmfake
 
 // The official client, github.com/aws/session-manager-plugin, built from its
-// Go module through the pinned module in testdata/plugin, against the fake.
-// Binaries are cached under os.UserCacheDir()/dbtunnel-test, keyed by the
-// pinned module and the Go version, so a machine builds them once. In CI
+// Go module through the pinned module in testdata/plugin (by package
+// internal/testsupport/ssmplugin, which caches it), against the fake. In CI
 // (CI=true) a build failure fails the tests; elsewhere it skips them.
 
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,110 +23,41 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-)
 
-// officialTools is the outcome of building testdata/plugin.
-type officialTools struct {
-	plugin   string // session-manager-plugin
-	msgcodec string // the plugin's frame codec, as a filter
-	err      error
-	took     time.Duration
-	cached   bool
-}
+	"github.com/dbtunnel/dbtunnel/internal/testsupport/ssmplugin"
+)
 
 var (
 	toolsOnce sync.Once
-	tools     officialTools
+	tools     ssmplugin.Tools
+	toolsErr  error
 )
 
-// pluginModuleFiles are the inputs of the build; their hash keys the cache.
-var pluginModuleFiles = []string{"go.mod", "go.sum", "deps.go", "msgcodec/main.go"}
-
-const pluginMainPackage = "github.com/aws/session-manager-plugin/src/sessionmanagerplugin-main"
-
-func buildOfficialTools() officialTools {
-	start := time.Now()
-	src, err := filepath.Abs(filepath.Join("testdata", "plugin"))
-	if err != nil {
-		return officialTools{err: err}
-	}
-	h := sha256.New()
-	for _, f := range pluginModuleFiles {
-		b, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			return officialTools{err: err}
-		}
-		fmt.Fprintf(h, "%s %d\n", f, len(b))
-		h.Write(b)
-	}
-	fmt.Fprintf(h, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	key := hex.EncodeToString(h.Sum(nil))[:16]
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	base := filepath.Join(cache, "dbtunnel-test")
-	dir := filepath.Join(base, "ssm-plugin-"+key)
-	out := officialTools{
-		plugin:   filepath.Join(dir, "sessionmanagerplugin-main"),
-		msgcodec: filepath.Join(dir, "msgcodec"),
-	}
-	if fileExists(out.plugin) && fileExists(out.msgcodec) {
-		out.cached = true
-		out.took = time.Since(start)
-		return out
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return officialTools{err: err}
-	}
-	tmp, err := os.MkdirTemp(base, "build-")
-	if err != nil {
-		return officialTools{err: err}
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.Command(goTool, "build", "-trimpath", "-o", tmp+string(filepath.Separator), pluginMainPackage, "./msgcodec")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return officialTools{err: fmt.Errorf("go build in %s: %w\n%s", src, err, b)}
-	}
-	// Publish atomically: concurrent test binaries may race here.
-	if err := os.Rename(tmp, dir); err != nil && !(fileExists(out.plugin) && fileExists(out.msgcodec)) {
-		return officialTools{err: err}
-	}
-	out.took = time.Since(start)
-	return out
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
+// loadOfficialTools builds (or finds) the tools once per test binary.
+func loadOfficialTools() {
+	toolsOnce.Do(func() { tools, toolsErr = ssmplugin.Build(filepath.Join("testdata", "plugin")) })
 }
 
 // needOfficialTools builds (or finds) the official plugin and msgcodec.
-func needOfficialTools(t *testing.T) officialTools {
+func needOfficialTools(t *testing.T) ssmplugin.Tools {
 	t.Helper()
-	toolsOnce.Do(func() { tools = buildOfficialTools() })
-	if tools.err != nil {
+	loadOfficialTools()
+	if toolsErr != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("official session-manager-plugin unavailable: %v", tools.err)
+			t.Fatalf("official session-manager-plugin unavailable: %v", toolsErr)
 		}
-		t.Skipf("official session-manager-plugin unavailable (fatal in CI): %v", tools.err)
+		t.Skipf("official session-manager-plugin unavailable (fatal in CI): %v", toolsErr)
 	}
 	return tools
 }
 
 func TestOfficialPluginBuild(t *testing.T) {
 	tl := needOfficialTools(t)
-	out, err := exec.Command(tl.plugin, "--version").Output()
+	out, err := exec.Command(tl.Plugin, "--version").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("session-manager-plugin %s (cached %v, %v)", strings.TrimSpace(string(out)), tl.cached, tl.took.Round(time.Millisecond))
+	t.Logf("session-manager-plugin %s (cached %v, %v)", strings.TrimSpace(string(out)), tl.Cached, tl.Took.Round(time.Millisecond))
 	if got := strings.TrimSpace(string(out)); got != "1.3.0.0" {
 		t.Errorf("plugin version %q, want the pinned 1.3.0.0", got)
 	}
@@ -170,7 +96,7 @@ func startOfficialPlugin(t *testing.T, svc *Service, target, doc string, params 
 	})
 	reqJSON, _ := json.Marshal(map[string]any{"Target": target, "DocumentName": doc, "Parameters": params})
 	tmp := t.TempDir()
-	cmd := exec.Command(tl.plugin, string(resJSON), testRegion, "StartSession", "", string(reqJSON), svc.URL())
+	cmd := exec.Command(tl.Plugin, string(resJSON), testRegion, "StartSession", "", string(reqJSON), svc.URL())
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + tmp,
