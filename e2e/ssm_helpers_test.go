@@ -161,6 +161,32 @@ func dropEvery(svc *ssmfake.Service, period time.Duration) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
+// dropEveryData drops the websocket each time the agent has received
+// frames more client data frames: the upload is not paced, so a clock
+// would drop it a varying number of times (or not at all on a fast run),
+// while a count of frames drops it at the same points of every run.
+func dropEveryData(svc *ssmfake.Service, frames int64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		next := frames
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if svc.Stats().DataIn >= next {
+					svc.DropWebsocket("")
+					next += frames
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
 // assertFaultsSurvived checks that the faults bit and were survived by
 // resuming the one session: every drop followed by a ResumeSession, no
 // new session, messages lost.

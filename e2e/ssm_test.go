@@ -84,7 +84,7 @@ func TestSSMExec(t *testing.T) {
 const ssmCopySQL = `COPY (SELECT i, md5(i::text), repeat(md5((i * 7)::text), 2) FROM generate_series(1, 210000) AS i) TO STDOUT`
 
 // 20 MB each way through the tunnel while the websocket is dropped every
-// 2 s (0.5 s for the faster upload) and 1% of the messages (data and acknowledgements, both ways) are
+// 2 s (every 3 MB for the faster upload) and 1% of the messages (data and acknowledgements, both ways) are
 // lost: the client resumes the same session each time and retransmits what
 // was lost, and what arrives is byte for byte what psql in the db's own
 // namespace gets (down) or gave (up).
@@ -136,10 +136,10 @@ func TestSSMTransferWithFaults(t *testing.T) {
 
 		sb := startSSMFake(t, b, ssmfake.AgentVersionMux, ssmfake.Options{Faults: ssmfake.Faults{Seed: 5, Loss: 0.01}})
 		l := ssmLaptop(t, b)
-		// Uploads are not paced: 20 MB take seconds, not tens of them, so
-		// a drop every 2 s would come once at most. Every 0.5 s gives
-		// several resumes in the middle of the transfer.
-		stopDrops := dropEvery(sb.svc, 500*time.Millisecond)
+		// Uploads are not paced: 20 MB take a second or two, so a drop
+		// every 2 s would come once at most. A drop every 3000 frames of
+		// 1 KiB gives six resumes in the middle of the transfer.
+		stopDrops := dropEveryData(sb.svc, 3000)
 		r := runSSMTransfer(t, l, ctx, bytes.NewReader(data.Bytes()), io.Discard,
 			"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", "COPY "+table+" FROM STDIN")
 		stopDrops()
