@@ -18,32 +18,12 @@ import (
 
 	"github.com/dbtunnel/dbtunnel/discovery"
 	"github.com/dbtunnel/dbtunnel/discovery/awsfake"
+	"github.com/dbtunnel/dbtunnel/internal/testsupport/tcptest"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssm/ssmfake"
 )
 
 // lineEcho answers each connection by echoing what it reads.
-func lineEcho(t *testing.T) *net.TCPAddr {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				io.Copy(c, c)
-			})
-		}
-	})
-	return ln.Addr().(*net.TCPAddr)
-}
+func lineEcho(t *testing.T) *net.TCPAddr { return tcptest.Echo(t) }
 
 // A target with host, via ssm and an instance goes straight to
 // StartSession: no discovery call, one session, closed afterwards.
@@ -144,29 +124,12 @@ targets:
 // carries no half-close, so one that waits for the client to finish would
 // keep it open until the tunnel closes.
 func lineOnce(t *testing.T) *net.TCPAddr {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(waitTimeout))
-				if line, err := bufio.NewReader(c).ReadString('\n'); err == nil {
-					io.WriteString(c, line)
-				}
-			})
+	return tcptest.Serve(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(waitTimeout))
+		if line, err := bufio.NewReader(c).ReadString('\n'); err == nil {
+			io.WriteString(c, line)
 		}
 	})
-	return ln.Addr().(*net.TCPAddr)
 }
 
 // echoThrough sends msg through the tunnel at addr and checks it comes back.

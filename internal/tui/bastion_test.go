@@ -18,28 +18,11 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/dbtunnel/dbtunnel/config"
+	"github.com/dbtunnel/dbtunnel/internal/testsupport/tcptest"
 )
 
 // echoTarget is the database: a TCP service on loopback that echoes.
-func echoTarget(t *testing.T) *net.TCPAddr {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { io.Copy(c, c); c.Close() })
-		}
-	})
-	return ln.Addr().(*net.TCPAddr)
-}
+func echoTarget(t *testing.T) *net.TCPAddr { return tcptest.Echo(t) }
 
 // bastion is an in-process SSH server that accepts one client key and
 // forwards direct-tcpip channels, as sshd with AllowTcpForwarding does.

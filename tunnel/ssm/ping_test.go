@@ -3,8 +3,6 @@ package ssm
 import (
 	"context"
 	"io"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,29 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/dbtunnel/dbtunnel/internal/testsupport/tcptest"
 	"github.com/dbtunnel/dbtunnel/tunnel/ssm/ssmfake"
 )
 
 // echoServer echoes every connection until the test ends.
-func echoServer(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { defer c.Close(); _, _ = io.Copy(c, c) })
-		}
-	})
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func echoServer(t *testing.T) int { return tcptest.Echo(t).Port }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
