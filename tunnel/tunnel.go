@@ -40,7 +40,7 @@ type Tunnel struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	closing   chan struct{} // closed when Close starts: no new clients
+	closing   chan struct{} // closed when Close starts, after the listener: no new clients
 	done      chan struct{} // closed when Close has finished
 	closeOnce sync.Once
 	kick      chan struct{} // a client is waiting for the backend
@@ -204,8 +204,10 @@ func (t *Tunnel) Close() error {
 // call's ctx counts; later calls wait for it to finish.
 func (t *Tunnel) Shutdown(ctx context.Context) error {
 	t.closeOnce.Do(func() {
-		close(t.closing)
+		// The listener goes first, so that once closing is seen no new
+		// client can connect; accept reports net.ErrClosed in between.
 		t.ln.Close()
+		close(t.closing)
 		drained := make(chan struct{})
 		go func() {
 			t.handlers.Wait()
@@ -238,6 +240,9 @@ func (t *Tunnel) acceptLoop() {
 	for {
 		c, err := t.ln.Accept()
 		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
 			select {
 			case <-t.closing:
 			default:
