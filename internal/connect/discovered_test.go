@@ -228,6 +228,46 @@ func TestResolveFoundSearchesNothing(t *testing.T) {
 	}
 }
 
+// TestResolveFoundOnAnotherEndpointKeepsTheTarget: a target that names a
+// managed endpoint keeps its settings on the workgroup's own endpoint (the
+// TUI's e), and one that names a cluster keeps them on its reader.
+func TestResolveFoundOnAnotherEndpointKeepsTheTarget(t *testing.T) {
+	inv := inventories()[prod]
+	analytics := inv.Databases[2]
+	analytics.Routes = []discovery.Route{route("ssm", "i-0private", discovery.VerdictOK, "sg-0wg allows tcp/5439 from sg-0priv", "")}
+	r := &Resolver{Config: parse(t, `targets:
+  tools:
+    database: analytics-ep
+    local_port: 15439
+    user: analyst
+  aurora:
+    database: prod-aurora
+    local_port: 15432
+`)}
+	for _, c := range []struct {
+		name string
+		f    *Found
+		port int
+	}{
+		{"tools", FoundIn(inv, analytics, 1), 15439},
+		{"tools", FoundIn(inv, analytics, 0), 15439},
+		{"aurora", FoundIn(inv, inv.Databases[0], 1), 15432},
+	} {
+		tg, err := r.ResolveFound(c.name, c.f, Overrides{})
+		if err != nil {
+			t.Fatalf("%s on %s: %v", c.name, c.f.Endpoint.Host, err)
+		}
+		if tg.LocalPort != c.port || tg.Host != c.f.Endpoint.Host {
+			t.Errorf("%s on %s: local port %d host %s, want %d", c.name, c.f.Endpoint.Host, tg.LocalPort, tg.Host, c.port)
+		}
+	}
+	// Another database of the same account lends nothing.
+	tg, err := r.ResolveFound("tools", FoundIn(inv, inv.Databases[0], 0), Overrides{})
+	if err != nil || tg.LocalPort != 0 {
+		t.Fatalf("tools on prod-aurora: local port %d, %v", tg.LocalPort, err)
+	}
+}
+
 func TestFoundInManagedEndpointBringsOwnRoutes(t *testing.T) {
 	inv := inventories()[prod]
 	f := FoundIn(inv, inv.Databases[2], 1)

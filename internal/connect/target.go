@@ -161,10 +161,12 @@ func (r *Resolver) ResolveFound(name string, f *Found, o Overrides) (Target, err
 	return r.resolveFound(name, r.configFor(name, f), f, o)
 }
 
-// configFor is the config target called name when it names f's database.
+// configFor is the config target called name when it names f's database,
+// by its identifier or by any of its managed endpoints: a screen that moves
+// to another endpoint of the same database keeps the target's settings.
 func (r *Resolver) configFor(name string, f *Found) *config.Target {
 	ct := r.Config.Targets[name]
-	if ct != nil && (ct.Host != "" || (ct.Database != f.Database.Name && ct.Database != f.Endpoint.Name)) {
+	if ct == nil || ct.Host != "" || EndpointIndex(f.Database, ct.Database, "") < 0 {
 		return nil
 	}
 	return ct
