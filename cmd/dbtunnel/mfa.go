@@ -8,14 +8,14 @@ import (
 	"github.com/dbtunnel/dbtunnel/discovery"
 	"github.com/dbtunnel/dbtunnel/discovery/awssource"
 	"github.com/dbtunnel/dbtunnel/internal/connect"
+	"github.com/dbtunnel/dbtunnel/internal/tui"
 )
 
 // mfaBeforeTUI assumes, while the terminal is still free, every role of
 // the TUI's scopes and of the config's targets that wants an MFA code,
-// so that the TUI shares those sessions; then it makes any later code
-// (a new role, or a renewal after the session's hour) an error that says
-// what to do, since nobody can type on a terminal the TUI is drawing on.
-func (a *app) mfaBeforeTUI(ctx context.Context, cfg *config.Config, scopes []discovery.Scope) {
+// so that the TUI shares those sessions; any later code (a new role, or a
+// renewal after the session's hour) is asked for in the TUI.
+func (a *app) mfaBeforeTUI(ctx context.Context, cfg *config.Config, scopes []discovery.Scope, asker *tui.Asker) {
 	all := append([]discovery.Scope(nil), scopes...)
 	for _, ct := range cfg.Targets {
 		all = append(all, connect.ScopeFor(cfg, ct.Profile, ct.Region, ct))
@@ -36,6 +36,10 @@ func (a *app) mfaBeforeTUI(ctx context.Context, cfg *config.Config, scopes []dis
 		}
 	}
 	a.identities.SetPrompt(func(req awssource.MFARequest) (string, error) {
-		return "", fmt.Errorf("role %s needs a new code from MFA device %s (mfa_serial of profile %s), which the TUI cannot ask for on its own terminal: restart dbtunnel, or use dbtunnel up in another terminal", req.Role, req.Serial, req.Profile)
+		code, err := asker.Ask(fmt.Sprintf("Role %s wants a new code.\nMFA code for %s (profile %s):", req.Role, req.Serial, req.Profile))
+		if err != nil {
+			return "", fmt.Errorf("role %s needs a code from MFA device %s (mfa_serial of profile %s): %w", req.Role, req.Serial, req.Profile, err)
+		}
+		return code, nil
 	})
 }

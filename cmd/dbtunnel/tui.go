@@ -47,12 +47,11 @@ func (a *app) runTUI(ctx context.Context) error {
 		return err
 	}
 	scopes := a.scopes(cfg)
-	a.mfaBeforeTUI(ctx, cfg, scopes)
+	asker := tui.NewAsker()
+	a.mfaBeforeTUI(ctx, cfg, scopes, asker)
 	cache := &discovery.Cache{Dir: a.cacheDir(), TTL: cfg.Discovery.CacheTTL}
 	fresh := awssource.New(awssource.Options{Logger: a.logger, Identities: a.identities})
 	opener := a.opener(false)
-	// Nobody can answer a prompt on a terminal the TUI is drawing on.
-	opener.Prompter = nil
 	return tui.Run(ctx, tui.Options{
 		Config: cfg,
 		Resolver: &connect.Resolver{
@@ -65,6 +64,7 @@ func (a *app) runTUI(ctx context.Context) error {
 		Scopes: scopes,
 		Cache:  cache,
 		Logger: a.logger,
+		Asker:  asker,
 	}, a.stdin, a.stdout)
 }
 

@@ -161,7 +161,15 @@ func TestFilterDetailsAndHelpScreens(t *testing.T) {
 // the targets screen, and waits until it is ready.
 func openEcho(t *testing.T) (*teatest.TestModel, *probe, *net.TCPAddr) {
 	t.Helper()
-	b := startBastion(t)
+	tm, p := startEcho(t, startBastion(t))
+	screen := waitScreen(t, tm, p, "ready", contains("● echo", "ready"))
+	return tm, p, echoAddr(t, screen)
+}
+
+// startEcho starts the program with the "echo" target through b and
+// opens it from the targets screen.
+func startEcho(t *testing.T, b bastion) (*teatest.TestModel, *probe) {
+	t.Helper()
 	cfg := bastionConfig(t, b, echoTarget(t))
 	m := New(t.Context(), Options{
 		Config: cfg,
@@ -173,12 +181,17 @@ func openEcho(t *testing.T) (*teatest.TestModel, *probe, *net.TCPAddr) {
 	tm.Send(keyMsg("enter"))
 	waitScreen(t, tm, p, "details", contains("local port"))
 	tm.Send(keyMsg("enter"))
-	screen := waitScreen(t, tm, p, "ready", contains("● echo", "ready"))
+	return tm, p
+}
+
+// echoAddr is the tunnel's local address as the screen shows it.
+func echoAddr(t *testing.T, screen string) *net.TCPAddr {
+	t.Helper()
 	addr, err := net.ResolveTCPAddr("tcp", localPort.FindString(screen))
 	if err != nil {
 		t.Fatalf("no local address on screen:\n%s", screen)
 	}
-	return tm, p, addr
+	return addr
 }
 
 func exchange(t *testing.T, addr *net.TCPAddr, msg string) net.Conn {

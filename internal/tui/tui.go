@@ -42,6 +42,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Title names the session in the header, e.g. "sandbox".
 	Title string
+	// Asker is where questions for the user go: the program asks them
+	// (host keys and passphrases of the tunnels it opens; the caller may
+	// route others, such as MFA codes, to it). Nil: the program makes
+	// its own.
+	Asker *Asker
 }
 
 type screen int
@@ -64,6 +69,7 @@ type Model struct {
 	lines  chan string
 	opener *connect.Opener
 	reg    *registry
+	asker  *Asker
 	// tickEvery is the stats sampling period; 0 samples only on request
 	// (tests).
 	tickEvery time.Duration
@@ -87,6 +93,7 @@ type Model struct {
 	targets targetsScreen
 	details detailsScreen
 	tunnels tunnelsScreen
+	asking  asking
 }
 
 // New builds the program's model. ctx bounds discovery and the log pane;
@@ -111,8 +118,14 @@ func New(ctx context.Context, o Options) *Model {
 	}
 	// Tunnel logs reach the pane too.
 	op.Logger = log
+	asker := o.Asker
+	if asker == nil {
+		asker = NewAsker()
+	}
+	// The terminal is the program's: a tunnel asks through it.
+	op.Prompter = asker
 	m := &Model{
-		ctx: ctx, opts: o, log: log, lines: lines, opener: op, reg: newRegistry(),
+		ctx: ctx, opts: o, log: log, lines: lines, opener: op, reg: newRegistry(), asker: asker,
 		tickEvery: time.Second,
 		width:     80, height: 24,
 		showLog: true,
@@ -132,7 +145,7 @@ func New(ctx context.Context, o Options) *Model {
 
 // Init starts reading the cache and a fresh scan.
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{waitLog(m.ctx, m.lines), tick(m.tickEvery)}
+	cmds := []tea.Cmd{waitLog(m.ctx, m.lines), tick(m.tickEvery), waitQuestion(m.ctx, m.asker)}
 	if len(m.scopes) > 0 {
 		cmds = append(cmds, loadCache(m.opts.Cache, m.opts.Scopes), m.startScan())
 	}
@@ -190,6 +203,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case scanDoneMsg:
 		m.scanning = false
 		return m, nil
+	case questionMsg:
+		m.startAsking(msg.q)
+		return m, nil
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	}
@@ -239,6 +255,9 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 			return tea.Quit
 		}
 		return nil
+	}
+	if m.asking.q != nil {
+		return m.askKey(k)
 	}
 	if m.confirmQuit {
 		switch s {
@@ -316,6 +335,8 @@ func (m *Model) requestQuit() tea.Cmd {
 func (m *Model) quit() tea.Cmd {
 	m.confirmQuit = false
 	m.quitting = true
+	// A tunnel waiting on an answer could not close.
+	m.asker.Close()
 	if m.tunnels.open() == 0 {
 		return tea.Quit
 	}
@@ -356,7 +377,17 @@ func (m *Model) render() string {
 	}
 	lines := make([]string, 0, h)
 	lines = append(lines, m.headerView(w))
-	lines = append(lines, fit(body, bodyH)...)
+	if m.asking.q != nil {
+		q := m.askView(w)
+		if len(q) > bodyH {
+			// Keep the answer line.
+			q = append(q[:bodyH-1], q[len(q)-1])
+		}
+		lines = append(lines, fit(body, bodyH-len(q))...)
+		lines = append(lines, q...)
+	} else {
+		lines = append(lines, fit(body, bodyH)...)
+	}
 	if logH > 0 {
 		lines = append(lines, m.st.dim.Render(rule("log (l hides)", w)))
 		lines = append(lines, fit(tail(m.logs, logH-1), logH-1)...)
@@ -398,6 +429,10 @@ func (m *Model) statusView(w int) string {
 	}
 	var hints string
 	switch {
+	case m.asking.q != nil && m.asking.q.kind == askConfirm:
+		hints = "y yes · n or esc no"
+	case m.asking.q != nil:
+		hints = "enter answer · esc dismiss"
 	case m.help:
 		hints = "esc close help"
 	case m.screen == screenDetails:
@@ -478,6 +513,7 @@ func Run(parent context.Context, o Options, in io.Reader, out io.Writer) error {
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out))
 	_, err := p.Run()
 	cancel()
+	m.asker.Close()
 	// Normally every tunnel is closed already; after a kill or ctx's end
 	// they are closed here, with the same grace.
 	cctx, ccancel := context.WithTimeout(context.Background(), closeGrace)

@@ -152,7 +152,9 @@ func (m *Model) tunnelsUpdate(msg tea.Msg) tea.Cmd {
 			}
 			return nil
 		}
-		if e != nil && e.tun == msg.tun && (e.state != stateClosing || msg.ev.State == tunnel.StateClosed) {
+		// A tunnel that failed closes itself; it stays shown as failed.
+		failedThenClosed := e != nil && e.state == tunnel.StateFailed && msg.ev.State == tunnel.StateClosed
+		if e != nil && e.tun == msg.tun && !failedThenClosed && (e.state != stateClosing || msg.ev.State == tunnel.StateClosed) {
 			e.state = msg.ev.State
 			if msg.ev.Err != nil && !errors.Is(msg.ev.Err, tunnel.ErrRedialRequested) {
 				e.err = msg.ev.Err.Error()
