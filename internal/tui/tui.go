@@ -459,6 +459,8 @@ func (m *Model) helpView(w int) []string {
 		"  tunnels      ↑/↓ select · enter reopen a closed or failed tunnel",
 		"               d close (again: remove) · r reconnect now",
 		"               c copy the connection string (OSC 52)",
+		"  a question   y/n, or type and enter · esc says no (a host key,",
+		"               a passphrase, an MFA code a tunnel or scan needs)",
 		"",
 		"  verdicts     ✓ ok   ✗ blocked   ? unknown   · config (explicit, not judged)",
 		"  states       ● ready  ◌ connecting/reconnecting  ◇ idle  ✗ failed  ○ closed",
