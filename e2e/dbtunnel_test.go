@@ -226,8 +226,11 @@ func TestUpReconnectAfterSSHDRestart(t *testing.T) {
 		t.Fatalf("select 1 after the restart = %q", out)
 	}
 	t.Logf("psql through the reconnected tunnel succeeded %v after sshd accepted", took.Round(time.Millisecond))
-	if took > 2*time.Second {
-		t.Errorf("psql succeeded %v after sshd accepted again, want < 2s", took.Round(time.Millisecond))
+	// The waiting client brings the next attempt forward (a 1 s demand
+	// gap) instead of leaving it to the backoff, which has grown by now;
+	// the bound leaves room for a loaded machine.
+	if took > 5*time.Second {
+		t.Errorf("psql succeeded %v after sshd accepted again, want < 5s", took.Round(time.Millisecond))
 	}
 
 	again := u.WaitEvent("ready", 15*time.Second, "closed")

@@ -197,7 +197,10 @@ func (sb *ssmBed) assertFaultsSurvived(t *testing.T) {
 	if len(all) != 1 || st.StartSession != 1 {
 		t.Fatalf("%d sessions (%d StartSession calls), want the one session resumed throughout: %+v", len(all), st.StartSession, all)
 	}
-	if st.Drops < 3 || st.ResumeSession < 3 || int64(all[0].Websockets) != 1+st.ResumeSession {
+	// A drop during the session's end may bring a ResumeSession whose
+	// websocket never attaches, as the session is terminating: one fewer.
+	ws := int64(all[0].Websockets)
+	if st.Drops < 3 || st.ResumeSession < 3 || ws < st.ResumeSession || ws > 1+st.ResumeSession {
 		t.Errorf("%d drops, %d ResumeSession calls, %d websockets: want ≥3 drops, each followed by a resume", st.Drops, st.ResumeSession, all[0].Websockets)
 	}
 	if st.FaultLost < 100 {

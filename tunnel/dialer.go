@@ -28,6 +28,14 @@ type Connector interface {
 	Connect(ctx context.Context) (lost <-chan error, err error)
 }
 
+// ErrNotConnected is what a Connector's DialContext returns (wrapped) when
+// the session it would open the connection in has ended. The tunnel then
+// waits for the supervisor to bring up the next session, within the
+// client's dial timeout, rather than failing the client: after a bastion
+// restart every pooled client reconnects at once, before the supervisor
+// has seen the loss.
+var ErrNotConnected = errors.New("not connected")
+
 // Permanent marks err as one that retrying cannot fix (a changed host key,
 // rejected credentials): the supervisor gives up at once instead of redialing.
 func Permanent(err error) error {

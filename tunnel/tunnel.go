@@ -41,6 +41,7 @@ type Tunnel struct {
 	cancel context.CancelFunc
 
 	closing   chan struct{} // closed when Close starts, after the listener: no new clients
+	accepted  chan struct{} // closed when the accept loop has ended
 	done      chan struct{} // closed when Close has finished
 	closeOnce sync.Once
 	kick      chan struct{} // a client is waiting for the backend
@@ -51,6 +52,7 @@ type Tunnel struct {
 	lastErr    error
 	failErr    error
 	up         chan struct{} // closed while the backend is ready
+	down       chan struct{} // closed when the current ready ends
 	firstReady chan struct{}
 	readyOnce  sync.Once
 	events     chan Event
@@ -89,10 +91,12 @@ func Forward(ctx context.Context, spec Spec, d Dialer, opts ...Option) (*Tunnel,
 		ctx:        tctx,
 		cancel:     cancel,
 		closing:    make(chan struct{}),
+		accepted:   make(chan struct{}),
 		done:       make(chan struct{}),
 		kick:       make(chan struct{}, 1),
 		redialReq:  make(chan struct{}, 1),
 		up:         make(chan struct{}),
+		down:       make(chan struct{}),
 		firstReady: make(chan struct{}),
 		events:     make(chan Event, 64),
 		conns:      make(map[net.Conn]struct{}),
@@ -141,12 +145,15 @@ func (t *Tunnel) Stats() Stats {
 	t.mu.Lock()
 	state, lastErr := t.state, t.lastErr
 	t.mu.Unlock()
+	// Connections first: a connection's bytes are counted before it stops
+	// being active, so a sample with Active 0 has all of its bytes.
+	active, total := t.active.Load(), t.total.Load()
 	return Stats{
 		State:      state,
 		BytesIn:    t.bytesIn.Load(),
 		BytesOut:   t.bytesOut.Load(),
-		Active:     t.active.Load(),
-		Total:      t.total.Load(),
+		Active:     active,
+		Total:      total,
 		Reconnects: t.redial.Load(),
 		LastErr:    lastErr,
 	}
@@ -208,6 +215,9 @@ func (t *Tunnel) Shutdown(ctx context.Context) error {
 		// client can connect; accept reports net.ErrClosed in between.
 		t.ln.Close()
 		close(t.closing)
+		// Every connection accepted is counted in handlers once the
+		// loop has ended, so the drain cannot miss one.
+		<-t.accepted
 		drained := make(chan struct{})
 		go func() {
 			t.handlers.Wait()
@@ -237,6 +247,7 @@ func (t *Tunnel) Shutdown(ctx context.Context) error {
 
 func (t *Tunnel) acceptLoop() {
 	defer t.loops.Done()
+	defer close(t.accepted)
 	for {
 		c, err := t.ln.Accept()
 		if err != nil {
@@ -281,14 +292,26 @@ func (t *Tunnel) handle(local net.Conn, id int64) {
 }
 
 // dial waits for the backend to be ready, asking the supervisor to try now
-// if it is in a backoff, then opens one remote connection.
+// if it is in a backoff, then opens one remote connection. A session that
+// ended before the supervisor saw it is waited out too.
 func (t *Tunnel) dial(ctx context.Context) (net.Conn, error) {
 	for {
 		t.mu.Lock()
-		state, up := t.state, t.up
+		state, up, down := t.state, t.up, t.down
 		t.mu.Unlock()
 		if state == StateReady {
-			break
+			c, err := t.dialer.DialContext(ctx)
+			if err == nil || !errors.Is(err, ErrNotConnected) {
+				return c, err
+			}
+			select {
+			case <-down:
+				continue
+			case <-t.closing:
+				return nil, ErrClosed
+			case <-ctx.Done():
+				return nil, err
+			}
 		}
 		select {
 		case t.kick <- struct{}{}:
@@ -305,7 +328,6 @@ func (t *Tunnel) dial(ctx context.Context) (net.Conn, error) {
 			return nil, fmt.Errorf("waiting for backend: %w", ctx.Err())
 		}
 	}
-	return t.dialer.DialContext(ctx)
 }
 
 func (t *Tunnel) track(c net.Conn) {
@@ -328,8 +350,10 @@ func (t *Tunnel) closeConns() {
 	}
 }
 
-// fail records a permanent failure and shuts the tunnel down.
+// fail records a permanent failure and shuts the tunnel down. The
+// listener closes first: once the failure is announced nobody connects.
 func (t *Tunnel) fail(err error) {
+	t.ln.Close()
 	t.mu.Lock()
 	if t.failErr == nil {
 		t.failErr = err
@@ -350,9 +374,11 @@ func (t *Tunnel) setState(ev Event) {
 	switch {
 	case ev.State == StateReady:
 		close(t.up)
+		t.down = make(chan struct{})
 		t.readyOnce.Do(func() { close(t.firstReady) })
 	case wasReady:
 		t.up = make(chan struct{})
+		close(t.down)
 	}
 	for {
 		select {

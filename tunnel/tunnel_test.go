@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -366,6 +367,10 @@ func TestWaitingClientClosedAfterDialTimeout(t *testing.T) {
 	refused := errors.New("bastion refused")
 	d.failNext(refused, refused, refused)
 	tun := forward(t, d, WithBackoff(time.Hour, time.Hour), WithDialTimeout(50*time.Millisecond))
+	// The first attempt has failed before the client comes, so its
+	// stats below cannot be read before any attempt.
+	<-d.attempts
+	nextState(t, tun, StateReconnecting)
 	c, err := net.Dial("tcp", tun.LocalAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -519,4 +524,55 @@ func TestRedialEndsIdleWait(t *testing.T) {
 	tun.Redial()
 	<-d.attempts
 	nextState(t, tun, StateReady)
+}
+
+// staleDialer's session can end without the supervisor knowing yet: a
+// dial then fails with ErrNotConnected and only that dial reports the
+// loss, as a watcher that notices a moment later would.
+type staleDialer struct {
+	*sessionDialer
+	dead atomic.Bool
+}
+
+func (d *staleDialer) Connect(ctx context.Context) (<-chan error, error) {
+	lost, err := d.sessionDialer.Connect(ctx)
+	if err == nil {
+		d.dead.Store(false)
+	}
+	return lost, err
+}
+
+func (d *staleDialer) DialContext(ctx context.Context) (net.Conn, error) {
+	if d.dead.Load() {
+		d.breakSession(errors.New("connection reset by peer"))
+		return nil, fmt.Errorf("stale: %w", ErrNotConnected)
+	}
+	return d.sessionDialer.DialContext(ctx)
+}
+
+// TestClientWaitsOutASessionEndedUnseen: a client that comes while the
+// tunnel still reads ready but its session has ended is carried by the
+// next session, not closed.
+func TestClientWaitsOutASessionEndedUnseen(t *testing.T) {
+	d := &staleDialer{sessionDialer: newSessionDialer(echoServer(t))}
+	tun := forward(t, d, WithBackoff(time.Millisecond, time.Millisecond))
+	nextState(t, tun, StateReady)
+	d.dead.Store(true)
+	c, err := net.Dial("tcp", tun.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("through the next session: %q, %v", buf, err)
+	}
+	nextState(t, tun, StateReconnecting)
+	nextState(t, tun, StateReady)
+	if st := tun.Stats(); st.Reconnects != 1 || st.Total != 1 {
+		t.Fatalf("stats %+v", st)
+	}
 }

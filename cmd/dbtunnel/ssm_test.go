@@ -173,9 +173,10 @@ const testInstance = "i-0123456789abcdef0"
 // listening with no session, and a new local connection brings a new
 // session and a new ready line.
 func TestUpViaSSMIdleTimeoutText(t *testing.T) {
-	// Long enough for the first echo to go through before it: the test
-	// wants the idle line to end the session that served it.
-	svc, cfg := ssmOnly(t, ssmfake.Faults{IdleTimeout: time.Second})
+	// Long enough for the first echo to go through before it, even on a
+	// loaded machine: the test wants the idle line to end the session that
+	// served it.
+	svc, cfg := ssmOnly(t, ssmfake.Faults{IdleTimeout: 3 * time.Second})
 	up := start(t, "--config", cfg, "up", "db")
 	var out, errs int
 	ready := up.stdout.await(t, &out, "the ready line", func(l string) bool { return strings.HasSuffix(l, "(ready)") })
@@ -213,7 +214,8 @@ func TestUpViaSSMIdleTimeoutText(t *testing.T) {
 // With --json the same story is events: ready, idle (with the reason),
 // then connecting and ready when a client comes back.
 func TestUpViaSSMIdleTimeoutJSON(t *testing.T) {
-	svc, cfg := ssmOnly(t, ssmfake.Faults{IdleTimeout: 300 * time.Millisecond})
+	// The second session must carry an echo before it idles out too.
+	svc, cfg := ssmOnly(t, ssmfake.Faults{IdleTimeout: 2 * time.Second})
 	up := start(t, "--config", cfg, "up", "db", "--json")
 	var pos int
 	next := func(event string) jsonEvent {
@@ -310,9 +312,9 @@ func TestUpViaSSMRetriesUntilAgentOnline(t *testing.T) {
 		return ev
 	}
 	first, second := reconnecting(1), reconnecting(2)
-	// The delays are the backoff's, reported in the events: each at
-	// least 1.5× the last even with its ±20% jitter.
-	if second.RetryInMS*2 < first.RetryInMS*3 {
+	// The delays are the backoff's, reported in the events: doubling with
+	// ±20% jitter, so the second is at least 0.8·2/1.2 = 4/3 of the first.
+	if second.RetryInMS*3 < first.RetryInMS*4 {
 		t.Errorf("retry delays %d ms then %d ms: not backing off", first.RetryInMS, second.RetryInMS)
 	}
 	if open, all := svc.Sessions(), svc.AllSessions(); len(open) != 0 || len(all) != 0 {

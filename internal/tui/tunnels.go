@@ -167,6 +167,11 @@ func (m *Model) tunnelsUpdate(msg tea.Msg) tea.Cmd {
 	case tickMsg:
 		return tea.Batch(sample(t.live()), tick(m.tickEvery))
 	case statsMsg:
+		if msg.at.Before(t.lastSample) {
+			// Samples are taken in their own commands; a late one is
+			// older than what is on screen.
+			return nil
+		}
 		dt := msg.at.Sub(t.lastSample).Seconds()
 		first := t.lastSample.IsZero()
 		t.lastSample = msg.at

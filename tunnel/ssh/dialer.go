@@ -24,9 +24,10 @@ import (
 	"github.com/dbtunnel/dbtunnel/tunnel"
 )
 
-// ErrNotConnected is returned by DialContext when no SSH connection is up,
-// between a lost connection and the next successful Connect.
-var ErrNotConnected = errors.New("not connected")
+// ErrNotConnected is returned (wrapped) by DialContext when no SSH
+// connection is up, between a lost connection and the next successful
+// Connect; it is tunnel.ErrNotConnected, so the tunnel waits for the next.
+var ErrNotConnected = tunnel.ErrNotConnected
 
 const (
 	roleBastion = "bastion"
@@ -222,6 +223,16 @@ func (d *Dialer) DialContext(ctx context.Context) (net.Conn, error) {
 	}
 	conn, err := s.client.DialContext(ctx, "tcp", d.cfg.Remote)
 	if err != nil {
+		var refused *gossh.OpenChannelError
+		if !errors.As(err, &refused) && ctx.Err() == nil {
+			// Not the server's answer: the connection under the channel
+			// is gone, and the watcher is about to report it.
+			select {
+			case <-s.ended:
+				err = fmt.Errorf("%w (%w)", ErrNotConnected, err)
+			case <-ctx.Done():
+			}
+		}
 		return nil, fmt.Errorf("ssh: open channel to %s via %s %s: %w", d.cfg.Remote, roleBastion, d.target, err)
 	}
 	return conn, nil
@@ -446,7 +457,8 @@ type session struct {
 	lost     chan error
 	quit     chan struct{}
 	quitOnce sync.Once
-	reason   error // why stop was called; written before quit closes
+	reason   error         // why stop was called; written before quit closes
+	ended    chan struct{} // closed when the connection is known to be over
 	done     chan struct{}
 }
 
@@ -458,6 +470,7 @@ func newSession(client *gossh.Client, chain []*gossh.Client, name string, interv
 		log:    log,
 		lost:   make(chan error, 1),
 		quit:   make(chan struct{}),
+		ended:  make(chan struct{}),
 		done:   make(chan struct{}),
 	}
 	go s.watch(interval, maxMissed)
@@ -532,6 +545,7 @@ loop:
 		}
 	}
 
+	close(s.ended)
 	s.client.Close()
 	for i := len(s.chain) - 1; i >= 0; i-- {
 		s.chain[i].Close()

@@ -564,7 +564,9 @@ func TestKeepaliveLoss(t *testing.T) {
 	s := e.server()
 	e.trust(s)
 	cfg := e.config(s)
-	cfg.KeepaliveInterval = 20 * time.Millisecond
+	// Short enough to lose the connection quickly, long enough that the
+	// reconnected session's keepalives are answered on a loaded machine.
+	cfg.KeepaliveInterval = 100 * time.Millisecond
 	d := newDialer(t, cfg)
 
 	s.silent.Store(true)
@@ -580,8 +582,8 @@ func TestKeepaliveLoss(t *testing.T) {
 	if _, ok := <-lost; ok {
 		t.Fatal("lost yielded twice")
 	}
-	if _, err := d.DialContext(context.Background()); err == nil {
-		t.Fatal("dial succeeded on a lost connection")
+	if _, err := d.DialContext(context.Background()); !errors.Is(err, tunnel.ErrNotConnected) {
+		t.Fatalf("dial on a lost connection: %v, want ErrNotConnected", err)
 	}
 
 	s.silent.Store(false)
@@ -596,6 +598,11 @@ func TestConnectionDropped(t *testing.T) {
 	d := newDialer(t, e.config(s))
 	lost := connect(t, d)
 	s.dropAll()
+	// Whether or not the watcher has seen it yet, a dial says there is no
+	// connection, so the tunnel waits for the next one.
+	if _, err := d.DialContext(context.Background()); !errors.Is(err, tunnel.ErrNotConnected) {
+		t.Fatalf("dial after the drop: %v, want ErrNotConnected", err)
+	}
 	select {
 	case err := <-lost:
 		if err == nil || tunnel.IsPermanent(err) {

@@ -2,6 +2,7 @@ package ssm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -151,6 +152,13 @@ func (d *Dialer) DialContext(ctx context.Context) (net.Conn, error) {
 	conn, err := best.dial(ctx)
 	if err != nil {
 		best.active.Add(-1)
+		d.mu.Lock()
+		dead := best.dead
+		d.mu.Unlock()
+		if dead && !errors.Is(err, ErrNotConnected) {
+			// The session ended during the dial.
+			err = fmt.Errorf("%w (%w)", ErrNotConnected, err)
+		}
 		return nil, fmt.Errorf("ssm: open connection to %s via %s (session %s): %w", d.cfg.remote(), d.cfg.Target, best.id, err)
 	}
 	return conn, nil

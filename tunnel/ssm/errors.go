@@ -11,8 +11,10 @@ import (
 )
 
 var (
-	// ErrNotConnected is returned by DialContext while no session is up.
-	ErrNotConnected = errors.New("not connected")
+	// ErrNotConnected is returned (wrapped) by DialContext while no
+	// session is up; it is tunnel.ErrNotConnected, so the tunnel waits
+	// for the next.
+	ErrNotConnected = tunnel.ErrNotConnected
 	// ErrConnectToPort is returned by a connection's Read when the agent
 	// reported that it could not connect to the destination.
 	ErrConnectToPort = errors.New("the agent could not connect to the destination")
