@@ -117,6 +117,25 @@ func forward(t *testing.T, d Dialer, opts ...Option) *Tunnel {
 	return tun
 }
 
+// echoed connects to tun, has msg echoed back and returns the open
+// connection (closed when the test ends).
+func echoed(t *testing.T, tun *Tunnel, msg string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", tun.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != msg {
+		t.Fatalf("echo through %s: %q, %v", tun.LocalAddr(), got, err)
+	}
+	return c
+}
+
 // nextState reads events until one with the wanted state arrives.
 func nextState(t *testing.T, tun *Tunnel, want State) Event {
 	t.Helper()
@@ -237,18 +256,8 @@ func TestConcurrentConnections(t *testing.T) {
 
 func TestCloseDrainsActiveConnections(t *testing.T) {
 	tun := forward(t, tcpDialer{echoServer(t)}, WithGrace(10*time.Second))
-	c, err := net.Dial("tcp", tun.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte("ping")); err != nil {
-		t.Fatal(err)
-	}
+	c := echoed(t, tun, "ping")
 	buf := make([]byte, 4)
-	if _, err := io.ReadFull(c, buf); err != nil {
-		t.Fatal(err)
-	}
 	closed := make(chan struct{})
 	go func() { tun.Close(); close(closed) }()
 	<-tun.closing
@@ -558,18 +567,7 @@ func TestClientWaitsOutASessionEndedUnseen(t *testing.T) {
 	tun := forward(t, d, WithBackoff(time.Millisecond, time.Millisecond))
 	nextState(t, tun, StateReady)
 	d.dead.Store(true)
-	c, err := net.Dial("tcp", tun.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte("ping")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4)
-	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
-		t.Fatalf("through the next session: %q, %v", buf, err)
-	}
+	echoed(t, tun, "ping") // through the next session
 	nextState(t, tun, StateReconnecting)
 	nextState(t, tun, StateReady)
 	if st := tun.Stats(); st.Reconnects != 1 || st.Total != 1 {
