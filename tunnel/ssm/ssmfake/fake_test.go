@@ -628,21 +628,41 @@ func TestPausePublication(t *testing.T) {
 	rs := startRawSession(t, svc, DocPort, map[string][]string{"portNumber": {echo.port()}})
 	rc := dialRaw(t, rs.url, rs.token, "1.3.0.0")
 	rc.handshake("1.3.0.0")
-	svc.Pause(rs.id, 400*time.Millisecond)
+	// Long enough that P, sent once the pause is seen, lands inside it
+	// even on a loaded machine (InputWhilePaused below).
+	const pause = time.Second
+	// Taken before Pause, whose clock reading inside starts the pause:
+	// the agent may publish again only on a tick at or after that plus
+	// pause, so nothing of the echo can arrive sooner than start+pause.
+	start := time.Now()
+	svc.Pause(rs.id, pause)
 	if m := rc.read(5 * time.Second); m.Type != wire.PausePublication {
 		t.Fatalf("got %s, want pause_publication", m.String())
 	}
-	start := time.Now()
 	sent := rc.send(wire.Output, []byte("P")) // a client that ignores the pause
-	if seq := rc.readAck(5 * time.Second); seq != sent.SequenceNumber {
-		t.Fatalf("ack %d", seq)
-	}
-	if m := rc.read(5 * time.Second); m.Type != wire.StartPublication {
-		t.Fatalf("got %s, want start_publication", m.String())
+	// The ack of P and start_publication, in either order (acks go out
+	// during a pause, so a slow client can see the pause end first); no
+	// agent data before start_publication.
+	for acked, started := false, false; !acked || !started; {
+		m := rc.read(5 * time.Second)
+		switch {
+		case m.Type == wire.Acknowledge:
+			a, err := wire.ParseAck(m)
+			if err != nil || a.AcknowledgedMessageSequenceNumber != sent.SequenceNumber {
+				t.Fatalf("ack %+v, %v: want one of P's %d", a, err, sent.SequenceNumber)
+			}
+			acked = true
+		case m.Type == wire.StartPublication:
+			started = true
+		case !started:
+			t.Fatalf("the agent sent %s during the pause", m.String())
+		default:
+			t.Fatalf("got %s before the ack of P", m.String())
+		}
 	}
 	rc.readEcho("P")
-	if d := time.Since(start); d < 300*time.Millisecond {
-		t.Errorf("the agent sent during the pause (after %v)", d)
+	if d := time.Since(start); d < pause {
+		t.Errorf("the echo arrived %v after the %v pause began", d, pause)
 	}
 	if st := svc.Stats(); st.Pauses != 1 || st.InputWhilePaused != 1 {
 		t.Errorf("stats %+v", st)
