@@ -306,18 +306,31 @@ func TestFakeResume(t *testing.T) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Minute))
+	// The download is not read until both resumes are done, so however
+	// fast the machine the exchange is still open across them (unpaced,
+	// 2 MiB can otherwise finish between the drop and the Bye).
+	gate := make(chan struct{})
+	openGate := sync.OnceFunc(func() { close(gate) })
+	defer openGate() // a test that fails early must not leave exchange waiting
 	done := make(chan error, 1)
-	go func() { done <- exchange(c, 2<<20, 2<<20, 1) }()
+	go func() { done <- exchange(gatedConn{Conn: c, gate: gate}, 2<<20, 2<<20, 1) }()
 	// Drop the websocket and say Bye while data flows both ways.
 	eventually(t, "data to flow", func() bool { s := f.session(); return s.BytesIn > 256<<10 && s.BytesOut > 256<<10 })
 	f.svc.DropWebsocket("")
 	eventually(t, "a second websocket", func() bool { return f.session().Websockets >= 2 })
 	f.svc.SayBye("")
+	// The client resumes after the Bye on its own time: wait for it
+	// rather than count resumes the moment the exchange ends.
+	eventually(t, "a resume after the Bye", func() bool {
+		s := f.session()
+		return f.svc.Stats().ResumeSession >= 2 && s.Connected && s.Websockets >= 3
+	})
+	openGate()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if st := f.svc.Stats(); st.ResumeSession < 2 {
-		t.Errorf("%d resumes, want 2", st.ResumeSession)
+	if st := f.svc.Stats(); st.Byes != 1 || st.Drops != 1 || st.ResumeSession < 2 {
+		t.Errorf("stats %+v: want one drop and one Bye, each resumed once", st)
 	}
 	if r := tn.Stats().Reconnects; r != 0 {
 		t.Errorf("tunnel reconnected %d times: a resume should be invisible", r)

@@ -26,6 +26,10 @@ type link struct {
 	once   sync.Once
 	pings  atomic.Int64 // pings sent by either end
 	deaf   atomic.Bool  // pings go unanswered: ping waits for its deadline
+	// unanswered counts the pings that met a deaf link, so a test can
+	// tell a close caused by one from a close that came after answered
+	// pings only.
+	unanswered atomic.Int64
 }
 
 type memEnd struct {
@@ -72,6 +76,7 @@ func (e *memEnd) ping(ctx context.Context) error {
 	if !e.l.deaf.Load() {
 		return nil
 	}
+	e.l.unanswered.Add(1)
 	select {
 	case <-e.l.closed:
 		return errLinkClosed

@@ -49,7 +49,11 @@ func TestPingTimeoutResumesSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	d.pingEvery, d.pingWait = 10*time.Millisecond, 100*time.Millisecond
+	// pingWait is generous: while pings are answered, one pong late past
+	// it would resume the session and fail the first phase, and a loaded
+	// machine can hold a pong up for a good fraction of a second. The
+	// resume phase waits one pingWait, well inside testTimeout.
+	d.pingEvery, d.pingWait = 10*time.Millisecond, time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	lost, err := d.Connect(ctx)

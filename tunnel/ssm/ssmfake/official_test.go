@@ -366,14 +366,19 @@ func TestOfficialPluginConnectError(t *testing.T) {
 // session with channel_closed; the plugin prints the reason and exits.
 func TestOfficialPluginIdleTimeout(t *testing.T) {
 	t.Parallel()
-	svc := newTestService(t, Options{Pacing: NoPacing, Faults: Faults{IdleTimeout: 1500 * time.Millisecond}})
+	// The fake's idle clock runs from StartSession, so the timeout also
+	// covers starting the plugin, its websocket and the handshake up to
+	// "Port opened": a loaded machine can take seconds over that, and a
+	// session ended before it fails the test for the wrong reason.
+	const idle = 5 * time.Second
+	svc := newTestService(t, Options{Pacing: NoPacing, Faults: Faults{IdleTimeout: idle}})
 	svc.AddTarget(testTarget, Agent{Online: true})
 	dest := newSinkServer(t)
 	p := startOfficialPlugin(t, svc, testTarget, DocRemoteHost, map[string][]string{
 		"host": {"127.0.0.1"}, "portNumber": {dest.port()},
 	})
 	p.localAddr()
-	p.wait(10 * time.Second)
+	p.wait(idle + 20*time.Second) // a safety net against a hang, not a timed assertion
 	if !strings.Contains(p.output(), "inactivity") {
 		t.Errorf("plugin did not print the idle timeout")
 	}
