@@ -578,6 +578,9 @@ func (s *session) handshakeResponseLocked(m *wire.Message) {
 		"CustomerMessage":         "",
 	})
 	s.hs = hsComplete
+	// The handshake is the session's first activity: idleness counts from
+	// its end, so a slow start does not eat into the idle timeout.
+	s.lastData = time.Now()
 	s.sendDataLocked(wire.HandshakeComplete, b)
 	s.pushInboundLocked(inbound{}) // wakes the agent: the mode is known
 }
