@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // ErrNotAnswered is what a question gets when the user dismisses it or
@@ -148,7 +149,9 @@ func (m *Model) answer(ans answer) tea.Cmd {
 func (m *Model) askView(w int) []string {
 	a := &m.asking
 	lines := []string{m.st.header.Render(rule("question", w))}
-	lines = append(lines, strings.Split(a.q.text, "\n")...)
+	// Wrapped, not cut: the end of a question (a key's path, a role's
+	// ARN) is what tells the user what is asked.
+	lines = append(lines, strings.Split(ansi.Wrap(a.q.text, w, "/:"), "\n")...)
 	switch a.q.kind {
 	case askConfirm:
 		lines = append(lines, m.st.key.Render("y")+" yes   "+m.st.key.Render("n")+" no")

@@ -1,10 +1,13 @@
 package tui
 
 import (
+	"encoding/pem"
 	"errors"
 	"os"
 	"strings"
 	"testing"
+
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // asked runs one question from another goroutine, as a tunnel's dial
@@ -122,4 +125,31 @@ func TestUnknownHostKeyIsAskedInTheTUI(t *testing.T) {
 		tm.Send(keyMsg("q"))
 		tm.WaitFinished(t)
 	}
+}
+
+// TestPassphraseIsAskedInTheTUI: an encrypted identity file is unlocked
+// with a passphrase typed in the question box, which the screen never
+// shows.
+func TestPassphraseIsAskedInTheTUI(t *testing.T) {
+	b := startBastion(t)
+	block, err := gossh.MarshalPrivateKeyWithPassphrase(b.key, "", []byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b.identity, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tm, p := startEcho(t, b)
+	// The path is wrapped, not cut: its end is on the screen.
+	waitScreen(t, tm, p, "question", contains("Enter passphrase for key '", "id_ed25519'", "enter answer"))
+	tm.Type("correct horse")
+	screen := waitScreen(t, tm, p, "typed", contains("> •••••••••••••█"))
+	if strings.Contains(screen, "correct horse") {
+		t.Fatalf("the passphrase is on the screen:\n%s", screen)
+	}
+	tm.Send(keyMsg("enter"))
+	screen = waitScreen(t, tm, p, "ready", contains("● echo", "ready"))
+	exchange(t, echoAddr(t, screen), "hello").Close()
+	tm.Send(keyMsg("q"))
+	tm.WaitFinished(t)
 }

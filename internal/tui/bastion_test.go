@@ -30,6 +30,7 @@ type bastion struct {
 	addr       *net.TCPAddr
 	identity   string // the client's private key file
 	knownHosts string
+	key        ed25519.PrivateKey
 }
 
 func startBastion(t *testing.T) bastion {
@@ -45,7 +46,7 @@ func startBastion(t *testing.T) bastion {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := bastion{identity: filepath.Join(dir, "id_ed25519"), knownHosts: filepath.Join(dir, "known_hosts")}
+	b := bastion{identity: filepath.Join(dir, "id_ed25519"), knownHosts: filepath.Join(dir, "known_hosts"), key: clientPriv}
 	if err := os.WriteFile(b.identity, pem.EncodeToMemory(block), 0o600); err != nil {
 		t.Fatal(err)
 	}

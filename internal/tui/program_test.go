@@ -63,6 +63,7 @@ func startProgram(t *testing.T, m *Model) (*teatest.TestModel, *probe) {
 	t.Cleanup(func() {
 		tm.Quit()
 		tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
+		m.asker.Close() // as Run does: a tunnel waiting on a question can close
 		m.reg.closeAll(t.Context())
 	})
 	return tm, p
