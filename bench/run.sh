@@ -124,4 +124,4 @@ echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 [ -n "${DBTUNNEL_BENCH_VARIANTS:-}" ] && echo "Variants: DBTUNNEL_BENCH_VARIANTS='$DBTUNNEL_BENCH_VARIANTS'"
 echo "Load before the rounds: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
-awk -f "$summarize" "$raw"
+awk -f bench/stats.awk -f "$summarize" "$raw"

@@ -1,4 +1,3 @@
-#!/usr/bin/awk -f
 # Summarises `go test -bench` output of the BenchmarkSSM* benchmarks (as
 # bench/run.sh writes it with SUITE=ssm: rounds separated by "# round N"
 # lines) into a markdown table: for each figure the median over rounds of
@@ -6,16 +5,6 @@
 # startup) and of dbtunnel, and the median of the per-round ratios
 # dbtunnel / reference with their range, so both numbers of a ratio come
 # from the same round. Plain POSIX awk (mawk, gawk, busybox).
-
-function median(a, n,    i, j, t) {
-	for (i = 2; i <= n; i++) {
-		t = a[i]
-		for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
-		a[j + 1] = t
-	}
-	if (n % 2) return a[(n + 1) / 2]
-	return (a[n / 2] + a[n / 2 + 1]) / 2
-}
 
 function fmtval(v, unit) {
 	if (unit == "MB/s") return sprintf("%.2f MB/s", v)
@@ -29,22 +18,6 @@ function cell(row, tool,    r, n, a) {
 	for (r = 1; r <= nround; r++)
 		if ((row, tool, r) in val) a[++n] = val[row, tool, r]
 	return n ? fmtval(median(a, n), unitof[row]) : "–"
-}
-
-function ratio(row, num, den,    r, n, a, lo, hi, m) {
-	n = 0
-	for (r = 1; r <= nround; r++)
-		if (((row, num, r) in val) && ((row, den, r) in val) && val[row, den, r] > 0)
-			a[++n] = val[row, num, r] / val[row, den, r]
-	if (n == 0) return "–"
-	lo = hi = a[1]
-	for (r = 2; r <= n; r++) {
-		if (a[r] < lo) lo = a[r]
-		if (a[r] > hi) hi = a[r]
-	}
-	m = median(a, n)
-	if (n == 1) return sprintf("**%.2f×**", m)
-	return sprintf("**%.2f×** (%.2f–%.2f)", m, lo, hi)
 }
 
 # rows: benchmark, unit, label, reference tool, target.

@@ -1,4 +1,3 @@
-#!/usr/bin/awk -f
 # Summarises `go test -bench` output of the e2e benchmarks (as bench/run.sh
 # writes it: rounds separated by "# round N" lines) into a markdown table.
 #
@@ -8,16 +7,6 @@
 # the same test bed, minutes apart at most) and the table shows the median
 # of those per-round ratios with their range, so drift between rounds does
 # not leak into the ratio. Plain POSIX awk (mawk, gawk, busybox).
-
-function median(a, n,    i, j, t) {
-	for (i = 2; i <= n; i++) {
-		t = a[i]
-		for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
-		a[j + 1] = t
-	}
-	if (n % 2) return a[(n + 1) / 2]
-	return (a[n / 2] + a[n / 2 + 1]) / 2
-}
 
 function fmtval(v, unit) {
 	if (v == "") return "–"
@@ -44,26 +33,6 @@ function cell(row, tool, unit,    r, n, a) {
 	for (r = 1; r <= nround; r++)
 		if ((row, tool, r) in val) a[++n] = val[row, tool, r]
 	return n ? fmtval(median(a, n), unit) : "–"
-}
-
-# ratio prints the median of the per-round ratios num/den, with the range
-# when there is more than one round.
-function ratio(row, num, den,    r, n, a, lo, hi, m) {
-	n = 0
-	for (r = 1; r <= nround; r++) {
-		if (((row, num, r) in val) && ((row, den, r) in val) && val[row, den, r] > 0) {
-			a[++n] = val[row, num, r] / val[row, den, r]
-		}
-	}
-	if (n == 0) return "–"
-	lo = hi = a[1]
-	for (r = 2; r <= n; r++) {
-		if (a[r] < lo) lo = a[r]
-		if (a[r] > hi) hi = a[r]
-	}
-	m = median(a, n)
-	if (n == 1) return sprintf("**%.2f×**", m)
-	return sprintf("**%.2f×** (%.2f–%.2f)", m, lo, hi)
 }
 
 function label(key, unit,    base) {

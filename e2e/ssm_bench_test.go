@@ -276,13 +276,25 @@ func upload(c net.Conn, chunks int, data []byte) error {
 	return nil
 }
 
-// warm makes one small round trip through c, so the stream and the
-// agent's connection exist before the timer runs.
-func warm(b *testing.B, c net.Conn) {
+// warmConn makes one small round trip through p, so the session and the
+// agent's side exist before the timer runs, then returns a fresh
+// connection (the source closes after each request), closed when b ends.
+func warmConn(b *testing.B, p path) net.Conn {
 	b.Helper()
-	if err := download(c, 1, make([]byte, 1)); err != nil {
+	c, err := p.dial()
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = download(c, 1, make([]byte, 1))
+	c.Close()
+	if err != nil {
 		b.Fatalf("first round trip: %v", err)
 	}
+	if c, err = p.dial(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
 }
 
 // clientCPU measures the CPU time of one tunnel process.
@@ -317,17 +329,7 @@ func benchSSMDownload(b *testing.B, e *ssmBench) {
 	for _, p := range e.ssmPaths(b, "bulk") {
 		b.Run(p.name, func(b *testing.B) {
 			b.SetBytes(ssmChunk)
-			c, err := p.dial()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			warm(b, c)
-			// The source closes after each request: a fresh connection.
-			c.Close()
-			if c, err = p.dial(); err != nil {
-				b.Fatal(err)
-			}
+			c := warmConn(b, p)
 			buf := make([]byte, 64<<10)
 			cpu := startClientCPU(p.proc.PID)
 			b.ResetTimer()
@@ -351,16 +353,7 @@ func BenchmarkSSMThroughputUpload(b *testing.B) {
 	for _, p := range e.ssmPaths(b, "bulk") {
 		b.Run(p.name, func(b *testing.B) {
 			b.SetBytes(ssmChunk)
-			c, err := p.dial()
-			if err != nil {
-				b.Fatal(err)
-			}
-			warm(b, c)
-			c.Close()
-			if c, err = p.dial(); err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
+			c := warmConn(b, p)
 			cpu := startClientCPU(p.proc.PID)
 			b.ResetTimer()
 			if err := upload(c, b.N, data); err != nil {
@@ -488,26 +481,6 @@ func waitRoundTrip(addr string, timeout time.Duration, exited func() bool) error
 		_ = c.SetDeadline(time.Now().Add(timeout))
 		return download(c, 1, buf) == nil, nil
 	})
-}
-
-// pollUntilEvery is pollUntil with a tick of every.
-func pollUntilEvery(timeout, every time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %v", timeout)
-		}
-		<-tick.C
-	}
 }
 
 // stopSessions interrupts the command (once its sessions are quiet, if

@@ -580,8 +580,13 @@ func (b *Bed) waitSSHD(timeout time.Duration) error {
 // pollUntil calls cond every 10ms until it reports true or an error, or the
 // deadline passes.
 func pollUntil(timeout time.Duration, cond func() (bool, error)) error {
+	return pollUntilEvery(timeout, 10*time.Millisecond, cond)
+}
+
+// pollUntilEvery is pollUntil with a tick of every.
+func pollUntilEvery(timeout, every time.Duration, cond func() (bool, error)) error {
 	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		ok, err := cond()

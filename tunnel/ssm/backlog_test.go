@@ -1,7 +1,6 @@
 package ssm_test
 
 import (
-	"context"
 	"net"
 	"testing"
 	"time"
@@ -29,18 +28,7 @@ func (c gatedConn) Read(p []byte) (int, error) {
 // resends only its oldest message per RTO).
 func TestFakeStalledReader(t *testing.T) {
 	f := newFixture(t, ssmfake.Options{}, ssmfake.Agent{})
-	d := f.dialer()
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := d.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	c, err := d.DialContext(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, c := f.conn(t)
 	_ = c.SetDeadline(time.Now().Add(2 * time.Minute))
 	gate := make(chan struct{})
 	errc := make(chan error, 1)

@@ -83,6 +83,25 @@ func (f *fixture) dialer() *ssm.Dialer {
 }
 
 // forward runs the tunnel core over a new Dialer, as dbtunnel does.
+// conn connects a dialer and opens one connection through it, both
+// closed when the test ends (or before, by the test).
+func (f *fixture) conn(t *testing.T) (*ssm.Dialer, net.Conn) {
+	t.Helper()
+	d := f.dialer()
+	t.Cleanup(func() { d.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	if _, err := d.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.DialContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return d, c
+}
+
 func (f *fixture) forward() *tunnel.Tunnel {
 	f.t.Helper()
 	tn, err := tunnel.Forward(context.Background(), tunnel.Spec{Name: "db", Remote: f.cfg.Host, Via: "ssm", Bastion: target}, f.dialer(),

@@ -2,11 +2,9 @@ package ssm_test
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -38,18 +36,7 @@ func TestSSHDocument(t *testing.T) {
 
 	f := newFixture(t, ssmfake.Options{}, ssmfake.Agent{Version: ssmfake.AgentVersionMux})
 	f.cfg.Host, f.cfg.SSH, f.cfg.Port = "", true, ln.Addr().(*net.TCPAddr).Port
-	d := f.dialer()
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := d.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	c, err := d.DialContext(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	d, c := f.conn(t)
 	r := bufio.NewReader(c)
 	greeting, err := r.ReadString('\n')
 	if err != nil || greeting != "SSH-2.0-fake\r\n" {
